@@ -1,0 +1,95 @@
+"""Balanced asymmetric factorization X = U Vᵀ with the regularizer μ/4‖UᵀU − VᵀV‖²_F
+(zhu2021 eq. (3)); θ = vec(W), W = [U; V] ∈ R^{(d1+d2)×r}."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lowranklab.lowrank import LowRank, Matrix
+from lowranklab.models.base import Parametrization, skew_basis
+from lowranklab.models.symmetric import _independent
+
+
+class BalancedFactor(Parametrization):
+    """X(U, V) = U Vᵀ, regularizer ρ(U, V) = μ/4‖D‖²_F with D = UᵀU − VᵀV.
+
+    DX[U̇, V̇] = U̇Vᵀ + UV̇ᵀ;  DX*[G] = (G V, Gᵀ U);  (D²X[(U̇, V̇), ·])*[G] = (G V̇, Gᵀ U̇).
+    ∇ρ = (μ U D, −μ V D);  ∇²ρ[U̇, V̇] = (μ(U̇D + UḊ), −μ(V̇D + VḊ)),
+    Ḋ = U̇ᵀU + UᵀU̇ − V̇ᵀV − VᵀV̇.
+    Symmetry: (U, V) ↦ (UQ, VQ), Q ∈ O(r) (dimension r(r−1)/2); with μ = 0 the whole
+    GL(r) action (UB, VB⁻ᵀ) leaves the loss unchanged (dimension r²).
+    """
+
+    def __init__(self, d1: int, d2: int, r: int, mu: float = 0.0) -> None:
+        for name, v in (("d1", d1), ("d2", d2), ("r", r)):
+            if int(v) != v or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not (np.isfinite(mu) and mu >= 0):
+            raise ValueError(f"mu must be a finite number >= 0, got {mu}")
+        self.d1, self.d2, self.r = int(d1), int(d2), int(r)
+        self.mu = float(mu)
+        self.shape = (self.d1, self.d2)
+        self.dim = (self.d1 + self.d2) * self.r
+
+    def unpack(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        W = theta.reshape(self.d1 + self.d2, self.r)
+        return W[: self.d1], W[self.d1 :]
+
+    def pack(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
+        U, V = np.asarray(U, dtype=float), np.asarray(V, dtype=float)
+        if U.shape != (self.d1, self.r) or V.shape != (self.d2, self.r):
+            raise ValueError(f"U, V must have shapes {(self.d1, self.r)}, {(self.d2, self.r)}; "
+                             f"got {U.shape}, {V.shape}")
+        return np.vstack([U, V]).ravel()
+
+    def to_matrix(self, theta) -> LowRank:
+        U, V = self.unpack(theta)
+        return LowRank(U, V)
+
+    def push(self, theta, theta_dot) -> LowRank:
+        (U, V), (Ud, Vd) = self.unpack(theta), self.unpack(theta_dot)
+        return LowRank(np.hstack([Ud, U]), np.hstack([V, Vd]))
+
+    def pull(self, theta, G: Matrix) -> np.ndarray:
+        U, V = self.unpack(theta)
+        return np.vstack([G @ V, G.T @ U]).ravel()
+
+    def curvature(self, theta, theta_dot, G: Matrix) -> np.ndarray:
+        Ud, Vd = self.unpack(theta_dot)
+        return np.vstack([G @ Vd, G.T @ Ud]).ravel()
+
+    def imbalance(self, theta) -> np.ndarray:
+        """D = UᵀU − VᵀV (conserved by gradient flow when μ = 0)."""
+        U, V = self.unpack(theta)
+        return U.T @ U - V.T @ V
+
+    def reg_value(self, theta) -> float:
+        return 0.25 * self.mu * float(np.sum(self.imbalance(theta) ** 2))
+
+    def reg_grad(self, theta) -> np.ndarray:
+        if self.mu == 0:
+            return np.zeros_like(theta)
+        U, V = self.unpack(theta)
+        D = self.imbalance(theta)
+        return self.mu * np.vstack([U @ D, -(V @ D)]).ravel()
+
+    def reg_hvp(self, theta, theta_dot) -> np.ndarray:
+        if self.mu == 0:
+            return np.zeros_like(theta)
+        (U, V), (Ud, Vd) = self.unpack(theta), self.unpack(theta_dot)
+        D = self.imbalance(theta)
+        Dd = Ud.T @ U + U.T @ Ud - Vd.T @ V - V.T @ Vd
+        return self.mu * np.vstack([Ud @ D + U @ Dd, -(Vd @ D + V @ Dd)]).ravel()
+
+    def symmetry_tangents(self, theta) -> np.ndarray:
+        U, V = self.unpack(theta)
+        if self.mu > 0:
+            gens = [np.vstack([U @ E, V @ E]).ravel() for E in skew_basis(self.r)]
+        else:  # d/dt (U e^{tB}, V e^{−tBᵀ}) = (UB, −VBᵀ)
+            gens = []
+            for i in range(self.r):
+                for j in range(self.r):
+                    B = np.zeros((self.r, self.r))
+                    B[i, j] = 1.0
+                    gens.append(np.vstack([U @ B, -(V @ B.T)]).ravel())
+        return _independent(gens, self.dim)

@@ -1,0 +1,73 @@
+"""The parametrization interface X = X(θ), θ a flat float vector.
+
+    to_matrix(θ)          X(θ) as a `LowRank`
+    push(θ, θ̇)            DX(θ)[θ̇], as a `LowRank`
+    pull(θ, G)            DX(θ)*[G], the chain rule for the gradient
+    curvature(θ, θ̇, G)    (D²X(θ)[θ̇, ·])*[G], the second-order chain-rule term
+    reg_value / reg_grad / reg_hvp   the parametrization's own regularizer (default none)
+    symmetry_tangents(θ)  a basis (columns) of the tangent space of the orbit of θ under the
+                          group that leaves X(θ) and the regularizer unchanged
+
+G may be dense, sparse or `LowRank`: only `G @ Z` and `G.T @ Z` are used.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from lowranklab.lowrank import LowRank, Matrix
+
+
+class Parametrization(ABC):
+    shape: tuple[int, int]
+    dim: int
+
+    @abstractmethod
+    def unpack(self, theta: np.ndarray) -> tuple[np.ndarray, ...]: ...
+
+    @abstractmethod
+    def pack(self, *factors: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def to_matrix(self, theta: np.ndarray) -> LowRank: ...
+
+    @abstractmethod
+    def push(self, theta: np.ndarray, theta_dot: np.ndarray) -> LowRank: ...
+
+    @abstractmethod
+    def pull(self, theta: np.ndarray, G: Matrix) -> np.ndarray: ...
+
+    @abstractmethod
+    def curvature(self, theta: np.ndarray, theta_dot: np.ndarray, G: Matrix) -> np.ndarray: ...
+
+    def reg_value(self, theta: np.ndarray) -> float:
+        return 0.0
+
+    def reg_grad(self, theta: np.ndarray) -> np.ndarray:
+        return np.zeros_like(theta)
+
+    def reg_hvp(self, theta: np.ndarray, theta_dot: np.ndarray) -> np.ndarray:
+        return np.zeros_like(theta)
+
+    def symmetry_tangents(self, theta: np.ndarray) -> np.ndarray:
+        return np.zeros((self.dim, 0))
+
+    def check(self, theta: np.ndarray, name: str = "theta") -> np.ndarray:
+        theta = np.asarray(theta, dtype=float)
+        if theta.shape != (self.dim,):
+            raise ValueError(f"{name} must be a flat vector of length {self.dim}, "
+                             f"got shape {theta.shape}")
+        return theta
+
+
+def skew_basis(r: int) -> list[np.ndarray]:
+    """The r(r−1)/2 matrices E_ij − E_ji (i < j), a basis of the skew-symmetric r×r matrices."""
+    out = []
+    for i in range(r):
+        for j in range(i + 1, r):
+            E = np.zeros((r, r))
+            E[i, j], E[j, i] = 1.0, -1.0
+            out.append(E)
+    return out

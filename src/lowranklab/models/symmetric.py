@@ -1,0 +1,64 @@
+"""Burer–Monteiro X = U Uᵀ with U ∈ R^{d×p} (p ≥ rank allowed: p = d is over-parametrized)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lowranklab.lowrank import LowRank, Matrix
+from lowranklab.models.base import Parametrization, skew_basis
+
+
+class SymmetricFactor(Parametrization):
+    """X(U) = U Uᵀ.
+
+    DX(U)[U̇] = U̇Uᵀ + UU̇ᵀ,  DX(U)*[G] = (G + Gᵀ)U,  (D²X(U)[U̇, ·])*[G] = (G + Gᵀ)U̇.
+    The loss is invariant under U ↦ UQ, Q ∈ O(p): the orbit tangent {UΩ : Ω skew} has
+    dimension rk(rk−1)/2 + rk(p−rk) for rk = rank(U) (p(p−1)/2 when U has full column rank).
+    """
+
+    def __init__(self, d: int, p: int) -> None:
+        if int(d) != d or int(p) != p or d < 1 or p < 1:
+            raise ValueError(f"d and p must be positive integers, got d={d}, p={p}")
+        self.d, self.p = int(d), int(p)
+        self.shape = (self.d, self.d)
+        self.dim = self.d * self.p
+
+    def unpack(self, theta: np.ndarray) -> tuple[np.ndarray]:
+        return (theta.reshape(self.d, self.p),)
+
+    def pack(self, U: np.ndarray) -> np.ndarray:
+        U = np.asarray(U, dtype=float)
+        if U.shape != (self.d, self.p):
+            raise ValueError(f"U must have shape {(self.d, self.p)}, got {U.shape}")
+        return U.ravel().copy()
+
+    def to_matrix(self, theta: np.ndarray) -> LowRank:
+        (U,) = self.unpack(theta)
+        return LowRank(U, U)
+
+    def push(self, theta, theta_dot) -> LowRank:
+        (U,), (Ud,) = self.unpack(theta), self.unpack(theta_dot)
+        return LowRank(np.hstack([Ud, U]), np.hstack([U, Ud]))
+
+    def pull(self, theta, G: Matrix) -> np.ndarray:
+        (U,) = self.unpack(theta)
+        return (G @ U + G.T @ U).ravel()
+
+    def curvature(self, theta, theta_dot, G: Matrix) -> np.ndarray:
+        (Ud,) = self.unpack(theta_dot)
+        return (G @ Ud + G.T @ Ud).ravel()
+
+    def symmetry_tangents(self, theta) -> np.ndarray:
+        (U,) = self.unpack(theta)
+        cols = [(U @ E).ravel() for E in skew_basis(self.p)]
+        return _independent(cols, self.dim)
+
+
+def _independent(cols: list[np.ndarray], dim: int) -> np.ndarray:
+    """An orthonormal basis of span(cols) (rank decided relative to the largest column)."""
+    if not cols:
+        return np.zeros((dim, 0))
+    M = np.stack(cols, axis=1)
+    Q, s, _ = np.linalg.svd(M, full_matrices=False)
+    tol = max(s[0], 1e-300) * max(M.shape) * np.finfo(float).eps * 10
+    return Q[:, s > tol]

@@ -1,0 +1,17 @@
+"""Linear measurement operators A: R^{d1×d2} → R^m."""
+
+from lowranklab.operators.base import MeasurementOperator
+from lowranklab.operators.dense import DenseSensing, gaussian, symmetric_gaussian
+from lowranklab.operators.identity import Identity
+from lowranklab.operators.sampling import EntrySampling, bernoulli_entries, uniform_entries
+
+__all__ = [
+    "MeasurementOperator",
+    "DenseSensing",
+    "EntrySampling",
+    "Identity",
+    "gaussian",
+    "symmetric_gaussian",
+    "uniform_entries",
+    "bernoulli_entries",
+]

@@ -1,0 +1,109 @@
+"""The measurement-operator interface A: R^{d1×d2} → R^m.
+
+Every operator implements `forward` and `adjoint` and the factored fast paths the solvers use:
+
+    forward_lr(U, V)        = A(U Vᵀ)
+    forward_sym(U)          = A(U Uᵀ)
+    adjoint_times(y, Z)     = A*(y) · Z
+    adjoint_t_times(y, Z)   = A*(y)ᵀ · Z
+
+`forward` accepts a dense array or a `LowRank`; `adjoint` returns the ambient matrix in the
+operator's natural form (dense ndarray, scipy sparse array). Each instance counts its
+applications in `counts`, which solvers copy into their `Result`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import Counter
+
+import numpy as np
+
+from lowranklab.lowrank import LowRank, Matrix
+
+
+class MeasurementOperator(ABC):
+    """Linear map A from d1×d2 matrices to R^m."""
+
+    shape_in: tuple[int, int]
+    m: int
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self._norm: float | None = None
+
+    # -- to implement -------------------------------------------------------------------------
+    @abstractmethod
+    def _forward_dense(self, X: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
+        """A(U Vᵀ) without forming U Vᵀ where the operator allows it."""
+
+    @abstractmethod
+    def adjoint(self, y: np.ndarray) -> Matrix:
+        """A*(y) = Σ_i y_i A_i in the operator's natural form."""
+
+    # -- generic ------------------------------------------------------------------------------
+    @property
+    def is_square(self) -> bool:
+        return self.shape_in[0] == self.shape_in[1]
+
+    def forward(self, X: Matrix) -> np.ndarray:
+        """A(X) for a dense X or a factored `LowRank` X."""
+        if isinstance(X, LowRank):
+            return self.forward_lr(X.L, X.R)
+        X = np.asarray(X)
+        if X.shape != self.shape_in:
+            raise ValueError(f"X must have shape {self.shape_in}, got {X.shape}")
+        self.counts["forward"] += 1
+        return self._forward_dense(X)
+
+    def forward_sym(self, U: np.ndarray) -> np.ndarray:
+        """A(U Uᵀ)."""
+        return self.forward_lr(U, U)
+
+    def adjoint_times(self, y: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """A*(y) · Z."""
+        return self.adjoint(y) @ Z
+
+    def adjoint_t_times(self, y: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """A*(y)ᵀ · Z."""
+        return self.adjoint(y).T @ Z
+
+    def normal(self, X: Matrix) -> Matrix:
+        """A*A(X), the Gauss–Newton curvature of ½‖A(X) − b‖²."""
+        return self.adjoint(self.forward(X))
+
+    def norm(self) -> float:
+        """Operator norm ‖A‖ = max_{‖X‖_F = 1} ‖A(X)‖₂ (cached)."""
+        if self._norm is None:
+            self._norm = float(self._compute_norm())
+        return self._norm
+
+    def _compute_norm(self) -> float:
+        from scipy.sparse.linalg import LinearOperator, svds
+
+        d1, d2 = self.shape_in
+        lin = LinearOperator(
+            (self.m, d1 * d2),
+            matvec=lambda x: self._forward_dense(np.asarray(x).reshape(d1, d2)),
+            rmatvec=lambda y: _dense(self.adjoint(np.asarray(y).ravel())).ravel(),
+            dtype=float,
+        )
+        return svds(lin, k=1, return_singular_vectors=False, random_state=0)[0]
+
+    def check_y(self, y: np.ndarray) -> np.ndarray:
+        y = np.asarray(y, dtype=float)
+        if y.shape != (self.m,):
+            raise ValueError(f"y must have shape ({self.m},), got {y.shape}")
+        return y
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(shape_in={self.shape_in}, m={self.m})"
+
+
+def _dense(X: Matrix) -> np.ndarray:
+    from lowranklab.lowrank import as_dense
+
+    return as_dense(X)

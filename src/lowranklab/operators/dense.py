@@ -1,0 +1,87 @@
+"""Dense sensing: A stored as an (m, d1·d2) matrix whose rows are row-major vec(A_i)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lowranklab.operators.base import MeasurementOperator
+
+
+class DenseSensing(MeasurementOperator):
+    """A(X)_i = ⟨A_i, X⟩ with the A_i stored as the rows of `A` (row-major vec).
+
+    The adjoint A*(y) = Σ_i y_i A_i is a dense d1×d2 array. The factored forward forms
+    U Vᵀ (d1·d2·r flops, small beside the m·d1·d2 of one pass over A) and applies one GEMV,
+    so a gradient step costs two passes over A: the hardware floor for dense sensing.
+    """
+
+    def __init__(self, A: np.ndarray, shape: tuple[int, int]) -> None:
+        super().__init__()
+        A = np.asarray(A)
+        d1, d2 = (int(s) for s in shape)
+        if A.ndim != 2 or A.shape[1] != d1 * d2:
+            raise ValueError(f"A must have shape (m, {d1 * d2}) for shape {shape}, got {A.shape}")
+        if not np.all(np.isfinite(A)):
+            raise ValueError("A must have finite entries")
+        self.A = np.ascontiguousarray(A, dtype=float)
+        self.shape_in = (d1, d2)
+        self.m = A.shape[0]
+
+    @property
+    def symmetric(self) -> bool:
+        """True when every A_i is symmetric (then A*(y) is symmetric)."""
+        d1, d2 = self.shape_in
+        if d1 != d2:
+            return False
+        T = self.A.reshape(self.m, d1, d2)
+        return bool(np.allclose(T, T.transpose(0, 2, 1)))
+
+    def _forward_dense(self, X: np.ndarray) -> np.ndarray:
+        return self.A @ X.ravel()
+
+    def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
+        self.counts["forward"] += 1
+        return self.A @ (U @ V.T).ravel()
+
+    def adjoint(self, y: np.ndarray) -> np.ndarray:
+        self.counts["adjoint"] += 1
+        return (self.check_y(y) @ self.A).reshape(self.shape_in)
+
+    def _compute_norm(self) -> float:
+        if self.A.size <= 4_000_000:
+            return float(np.linalg.norm(self.A, 2))
+        return super()._compute_norm()
+
+
+def symmetric_gaussian(d: int, m: int, rng: np.random.Generator) -> DenseSensing:
+    """The papers' symmetric Gaussian sensing operator (ez2021 §1.2, eftekhari2021).
+
+    Each A_i has its upper triangle *including the diagonal* i.i.d. N(0, 1), mirrored below;
+    no 1/√m scaling. So E[A*A(X)] = m (2X − diag X) for symmetric X.
+    """
+    _check_dims(m=m, d=d)
+    G = rng.standard_normal((m, d, d))
+    iu = np.triu(np.ones((d, d), dtype=bool))
+    A = np.where(iu, G, G.transpose(0, 2, 1))
+    return DenseSensing(A.reshape(m, d * d), (d, d))
+
+
+def gaussian(
+    d1: int, d2: int, m: int, rng: np.random.Generator, *, scale: float | None = None
+) -> DenseSensing:
+    """General Gaussian sensing: entries of every A_i i.i.d. N(0, scale²).
+
+    The default scale 1/√m makes E[A*A] = I (restricted isometry with high probability once
+    m ≳ r(d1 + d2)).
+    """
+    _check_dims(m=m, d1=d1, d2=d2)
+    s = 1.0 / np.sqrt(m) if scale is None else float(scale)
+    if not s > 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    return DenseSensing(rng.standard_normal((m, d1 * d2)) * s, (d1, d2))
+
+
+def _check_dims(**dims: int) -> None:
+    for name, v in dims.items():
+        if int(v) != v or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")

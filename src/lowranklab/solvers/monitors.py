@@ -1,0 +1,73 @@
+"""Monitors: functions of the solver state that add columns to the trace.
+
+A monitor is a callable `(state) -> dict[str, float]`; `state` carries the iteration, θ, the
+`Evaluation` (value, loss value, gradient, X, ∇f) and the elapsed time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from lowranklab.lowrank import LowRank, Matrix, fro_dist_sq, fro_norm
+from lowranklab.objective import Evaluation
+from lowranklab.problems.loss import LeastSquares
+
+
+@dataclass
+class State:
+    iteration: int
+    theta: np.ndarray
+    evaluation: Evaluation
+    elapsed: float
+    step: float
+
+
+Monitor = Callable[[State], dict[str, float]]
+
+
+def basic(state: State) -> dict[str, float]:
+    e = state.evaluation
+    return {"iter": state.iteration, "value": e.value, "grad_norm": float(np.linalg.norm(e.grad)),
+            "time": state.elapsed, "step": state.step}
+
+
+def training_error(loss) -> Monitor:
+    """‖A(X) − b‖²₂ for a least-squares loss (read off the loss value, no extra pass)."""
+    if not isinstance(loss, LeastSquares):
+        return lambda s: {}
+    return lambda s: {"train_error": 2.0 * s.evaluation.loss_value / loss.scale}
+
+
+def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
+    """‖X − X♮‖²_F, and the relative error ‖X − X♮‖_F / ‖X♮‖_F."""
+    nt = fro_norm(truth)
+
+    def monitor(s: State) -> dict[str, float]:
+        d2 = fro_dist_sq(s.evaluation.X, truth)
+        out = {"test_error": d2}
+        if relative and nt > 0:
+            out["rel_error"] = float(np.sqrt(d2) / nt)
+        return out
+
+    return monitor
+
+
+def spectrum(k: int = 3, *, rtol: float = 1e-8) -> Monitor:
+    """Numerical rank of X (singular values above rtol·σ₁) and its k smallest singular
+    values (σ_min, σ_min+1, ...)."""
+
+    def monitor(s: State) -> dict[str, float]:
+        X = s.evaluation.X
+        sv = X.singular_values() if isinstance(X, LowRank) else np.linalg.svd(
+            np.asarray(X), compute_uv=False)
+        kk = min(k, sv.size, X.L.shape[1] if isinstance(X, LowRank) else sv.size)
+        out = {"rank": float(np.sum(sv > rtol * max(sv[0], 1e-300)))}
+        tail = sv[:kk][::-1] if isinstance(X, LowRank) else sv[-kk:][::-1]
+        for i, v in enumerate(tail):
+            out[f"sigma_min{i}" if i else "sigma_min"] = float(v)
+        return out
+
+    return monitor
