@@ -1,0 +1,43 @@
+"""RESULT.npz: the file `lowranklab solve` writes and `inspect`/`--init-from` read.
+
+Keys: `U` (and `V` for asymmetric models), `X` when d1·d2 ≤ 10⁷, `model`, `mu`,
+`stop_code`, `iterations`, and each trace column as `trace_<name>`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lowranklab.solvers.result import Result
+
+MAX_DENSE_X = 10**7
+
+
+def save_result(path: str | Path, result: Result, *, model_name: str, factors: dict,
+                mu: float = 0.0, extra: dict | None = None) -> None:
+    data: dict[str, np.ndarray] = {k: np.asarray(v) for k, v in factors.items()}
+    X = result.X
+    d1, d2 = X.shape
+    if d1 * d2 <= MAX_DENSE_X:
+        data["X"] = X.dense() if hasattr(X, "dense") else np.asarray(X)
+    data.update(model=np.array(model_name), mu=np.array(float(mu)),
+                stop_code=np.array(result.stop.value), iterations=np.array(result.iterations),
+                wall_time=np.array(result.wall_time))
+    for k, v in result.trace.arrays().items():
+        data[f"trace_{k}"] = v
+    for k, v in (extra or {}).items():
+        data[k] = np.asarray(v)
+    np.savez(path, **data)
+
+
+def load_result(path: str | Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read result file {path}: {e}") from e
+    if "U" not in data:
+        raise ValueError(f"{path}: not a lowranklab result (no 'U')")
+    return data
