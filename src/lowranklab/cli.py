@@ -97,9 +97,10 @@ def solve(
     try:
         P = Problem.load(problem)
         d1, d2 = P.shape
-        if rank < 1 or rank > (d1 if model is ModelKind.sym else min(d1, d2)):
-            raise ValueError(f"--rank must be in [1, {d1 if model is ModelKind.sym else min(d1, d2)}]"
-                             f" for a {d1}×{d2} problem, got {rank}")
+        max_rank = d1 if model is ModelKind.sym else min(d1, d2)
+        if not 1 <= rank <= max_rank:
+            raise ValueError(f"--rank must be in [1, {max_rank}] for a {d1}×{d2} problem, "
+                             f"got {rank}")
         if model is ModelKind.sym:
             if d1 != d2:
                 raise ValueError(f"--model sym needs a square problem, got {d1}×{d2}")

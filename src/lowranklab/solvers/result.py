@@ -29,7 +29,7 @@ class Trace:
         for k, v in row.items():
             col = self.columns.setdefault(k, [np.nan] * n)
             col.append(float(v))
-        for k, col in self.columns.items():
+        for col in self.columns.values():
             if len(col) < n + 1:
                 col.append(np.nan)
 
