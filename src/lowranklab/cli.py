@@ -6,6 +6,7 @@
     lowranklab run NAME [--quick] [--seed S] [--set key=value ...] [--out DIR]
     lowranklab figure NAME [--out DIR]
     lowranklab reproduce [--quick] [--only PAPER] [--out DIR]
+    lowranklab sweep NAME --grid key=v1,v2 --seeds 0:10 [--executor processes|dask]
 
 Bad input prints one line `error: ...` and exits with status 2.
 """
@@ -233,6 +234,51 @@ def reproduce(
     typer.echo(f"report: {report}")
     if failures:
         fail(f"{len(failures)} experiment(s) raised: {', '.join(failures)}")
+
+
+@app.command()
+def sweep(
+    name: str,
+    grid: Annotated[list[str] | None, typer.Option(help="key=v1,v2,... (repeatable)")] = None,
+    seeds: Annotated[str, typer.Option(help="seeds: '0:10' or '1,5,7'")] = "0",
+    fixed: Annotated[list[str] | None, typer.Option("--set", help="config key=value")] = None,
+    quick: Annotated[bool, typer.Option("--quick")] = False,
+    executor: Annotated[str, typer.Option(help="serial, processes or dask")] = "serial",
+    workers: Annotated[int, typer.Option()] = 2,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:port")] = None,
+    store: Annotated[Path, typer.Option(help="results store (SQLite)")]
+        = Path("lowranklab-results/sweep.sqlite"),
+    export: Annotated[Path | None, typer.Option(help="write the stored rows as Parquet")] = None,
+) -> None:
+    """Run experiment NAME over a grid of configs × seeds; resumes from the store."""
+    from lowranklab.experiments import get
+    from lowranklab.sweep import ResultStore, expand, parse_values, run_sweep
+
+    try:
+        exp = get(name)
+        g = {}
+        for item in grid or []:
+            if "=" not in item:
+                raise ValueError(f"--grid expects key=v1,v2,...; got {item!r}")
+            k, v = item.split("=", 1)
+            g[k.strip()] = parse_values(v)
+        fixed_cfg = _parse_sets(fixed or [])
+        unknown = (set(g) | set(fixed_cfg)) - set(exp.config.model_fields)
+        if unknown:
+            raise ValueError(f"{name} has no config field(s) {sorted(unknown)}")
+        tasks = expand(name, g, [int(s) for s in parse_values(seeds)], quick=quick,
+                       fixed=fixed_cfg)
+        st = ResultStore(store)
+        counts = run_sweep(tasks, st, executor=executor, workers=workers, scheduler=scheduler)
+    except (ValueError, ImportError) as e:
+        fail(str(e))
+    typer.echo(f"{counts['run']} run, {counts['skipped']} already stored, {counts['failed']} "
+               f"failed, of {counts['total']} tasks; store: {store} ({len(st)} rows)")
+    if export is not None:
+        st.to_frame().to_parquet(export, index=False)
+        typer.echo(f"wrote {export}")
+    if counts["failed"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:
