@@ -74,7 +74,8 @@ class Problem:
                 A = z["A"]
                 if A.ndim != 2:
                     raise ValueError(f"{path}: A must be 2-D (m, d1*d2), got shape {A.shape}")
-                shape = _shape(z, path, default=_square_shape(A.shape[1], path))
+                shape = (_shape(z, path) if "shape" in keys
+                         else _square_shape(A.shape[1], path))
                 op: MeasurementOperator = DenseSensing(A, shape)
                 b = z["b"]
             elif "rows" in keys:
@@ -159,11 +160,7 @@ def _need(keys: set[str], needed: set[str], path) -> None:
         raise ValueError(f"{path}: missing key(s) {sorted(missing)}")
 
 
-def _shape(z, path, default=None) -> tuple[int, int]:
-    if "shape" not in z.files:
-        if default is None:
-            raise ValueError(f"{path}: missing key 'shape'")
-        return default
+def _shape(z, path) -> tuple[int, int]:
     s = np.asarray(z["shape"]).ravel()
     if s.size != 2 or np.any(s < 1):
         raise ValueError(f"{path}: shape must be two positive integers, got {s}")
