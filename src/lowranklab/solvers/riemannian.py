@@ -286,7 +286,11 @@ def solve_problem(
 ) -> tuple[Result, dict[str, np.ndarray]]:
     """The `lowranklab solve --model fixed-rank --solver rgd` path: RGD on the fixed-rank
     manifold (PSD when the problem is symmetric) for ½‖A(X) − b‖². Returns the result and
-    the factors {"U", "S" (vector), "V"} to store in RESULT.npz."""
+    the factors {"U", "S" (vector), "V"} to store in RESULT.npz. Without a step and with
+    the constant rule it uses the exact step along the gradient (line_search="exact"): the
+    constant 1/p step for completion is unstable near the sampling threshold."""
+    if step is None and line_search == "constant":
+        line_search = "exact"
     d1, d2 = problem.shape
     if int(rank) != rank or not 1 <= rank <= min(d1, d2):
         raise ValueError(f"--rank must be in [1, {min(d1, d2)}] for a {d1}×{d2} problem, "
