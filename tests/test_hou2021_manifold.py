@@ -110,13 +110,13 @@ def test_T3_T4_gradient_and_hessian_match_finite_differences(man, rng):
             xi = man.project(x, rng.standard_normal(man.shape))
             h = 1e-6
 
-            def fr(t, xi=xi):
+            def fr(t, xi=xi, loss=loss):
                 return loss.value(man.retract(x, xi, t).lowrank())
 
             fd = (fr(h) - fr(-h)) / (2 * h)
             assert abs(fd - man.inner(x, g, xi)) < 1e-7 * max(abs(fd), 1.0)
 
-            def rg(t, xi=xi):
+            def rg(t, xi=xi, loss=loss):
                 y = man.retract(x, xi, t)
                 return man.to_dense(y, man.gradient(loss, y)[1])
 
