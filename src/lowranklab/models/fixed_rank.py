@@ -103,6 +103,9 @@ def _products(G: Matrix, U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.n
 
 def _orth_complement_basis(U: np.ndarray, Up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Q with orthonormal columns ⟂ U whose span contains col(Up), and R = Qᵀ Up."""
+    # re-project first: near convergence Up is round-off whose orthogonality to U is lost,
+    # and a Q with components along U would let UᵀU drift from I over the iterations
+    Up = Up - U @ (U.T @ Up)
     Q, R = np.linalg.qr(Up)
     dR = np.abs(np.diag(R))
     if dR.size and dR.min() > 1e-8 * max(dR.max(), 1e-300):
@@ -257,7 +260,7 @@ class FixedRank:
         r = self.r
         U = x.U @ a[:r, :r] + Q1 @ a[r:, :r]
         V = x.V @ bt[:r, :r].T + Q2 @ bt[:r, r:].T
-        return FixedRankPoint(U, s[:r], V)
+        return _reorthonormalize(U, s[:r], V, symmetric=False)
 
     # -- calculus for a loss ----------------------------------------------------------------
     def ambient_gradient(self, loss: Loss, x: FixedRankPoint) -> tuple[float, Matrix]:
@@ -386,7 +389,29 @@ class FixedRankPSD(FixedRank):
         lam, P = np.linalg.eigh(0.5 * (K + K.T))
         lam, P = lam[::-1][:r], P[:, ::-1][:, :r]
         U = x.U @ P[:r] + Q1 @ P[r:]
-        return FixedRankPoint(U, np.clip(lam, 0.0, None), U)
+        return _reorthonormalize(U, np.clip(lam, 0.0, None), U, symmetric=True)
+
+
+def _reorthonormalize(U: np.ndarray, S: np.ndarray, V: np.ndarray, *, symmetric: bool,
+                      tol: float = 1e-15) -> FixedRankPoint:
+    """Restore UᵀU = VᵀV = I when round-off has drifted them by more than tol (it grows
+    linearly over the iterations and would set a floor ≈ drift·‖X‖ on the attainable
+    accuracy): Z = U S Vᵀ is kept, refactored through two QRs and an r×r SVD."""
+    r = S.size
+    drift = np.abs(U.T @ U - np.eye(r)).max()
+    if not symmetric:
+        drift = max(drift, np.abs(V.T @ V - np.eye(r)).max())
+    if drift <= tol:
+        return FixedRankPoint(U, S, U if symmetric else V)
+    QU, RU = np.linalg.qr(U)
+    if symmetric:
+        C = (RU * S) @ RU.T
+        lam, P = np.linalg.eigh(0.5 * (C + C.T))
+        U = QU @ P[:, ::-1]
+        return FixedRankPoint(U, np.clip(lam[::-1], 0.0, None), U)
+    QV, RV = np.linalg.qr(V)
+    a, s, bt = np.linalg.svd((RU * S) @ RV.T)
+    return FixedRankPoint(QU @ a, s, QV @ bt.T)
 
 
 def _complement(U: np.ndarray, k: int) -> np.ndarray:
