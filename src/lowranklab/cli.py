@@ -30,6 +30,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 class ModelKind(str, Enum):
     sym = "sym"
     asym = "asym"
+    fixed_rank = "fixed-rank"
 
 
 class InitKind(str, Enum):
@@ -41,6 +42,7 @@ class InitKind(str, Enum):
 
 class SolverKind(str, Enum):
     gd = "gd"
+    rgd = "rgd"
 
 
 def fail(message: str) -> None:
@@ -80,7 +82,10 @@ def solve(
     step: Annotated[float | None, typer.Option(help="step size (default: safe choice from "
                                                     "the curvature at the spectral estimate)")]
         = None,
-    line_search: Annotated[str, typer.Option(help="constant or armijo")] = "constant",
+    line_search: Annotated[str, typer.Option(help="constant or armijo (rgd: also exact)")]
+        = "constant",
+    step_rule: Annotated[str, typer.Option(help="rgd: fixed (α_k = α) or sigma "
+                                                "(α_k = α·σ_r(Z_k))")] = "fixed",
     max_iter: Annotated[int, typer.Option()] = 1000,
     tol: Annotated[float | None, typer.Option(help="stop when ‖A(X) − b‖² ≤ tol")] = None,
     gtol: Annotated[float | None, typer.Option(help="stop when ‖∇F‖ ≤ gtol")] = None,
@@ -97,6 +102,20 @@ def solve(
 
     try:
         P = Problem.load(problem)
+        if model is ModelKind.fixed_rank or solver is SolverKind.rgd:
+            from lowranklab.solvers.riemannian import solve_problem
+
+            if model is not ModelKind.fixed_rank or solver is not SolverKind.rgd:
+                raise ValueError("--solver rgd goes with --model fixed-rank")
+            res, factors = solve_problem(P, rank, step_rule=step_rule, init=init.value,
+                                         init_norm=init_norm, step=step,
+                                         line_search=line_search, max_iter=max_iter, tol=tol,
+                                         gtol=gtol, seed=seed, progress=not quiet)
+            save_result(out, res, model_name=model.value, factors=factors)
+            if not quiet:
+                typer.echo(str(res))
+                typer.echo(f"wrote {out}")
+            return
         d1, d2 = P.shape
         max_rank = d1 if model is ModelKind.sym else min(d1, d2)
         if not 1 <= rank <= max_rank:

@@ -16,6 +16,7 @@ class StopCode(str, enum.Enum):
     STALLED = "stalled"  # no progress over the stall window
     BUDGET = "budget"  # time budget spent
     INTERRUPTED = "interrupted"  # a callback asked to stop, or Ctrl-C
+    RANK_DROP = "rank_drop"  # a fixed-rank iterate left the manifold (σ_r fell to ~0)
 
 
 @dataclass
