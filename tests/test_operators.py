@@ -111,11 +111,9 @@ def test_adjoint_times_match_dense(kind, d1, d2, k, seed):
     np.testing.assert_allclose(op.adjoint_t_times(y, Z2), M.T @ Z2, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (1, 5)])
+@pytest.mark.parametrize("kind, shape", [(k, s) for k in KINDS for s in [(3, 3), (4, 2), (1, 5)]
+                                         if k != "symmetric_gaussian" or s[0] == s[1]])
 def test_norm_is_spectral_norm_of_dense_representation(kind, shape, rng):
-    if kind == "symmetric_gaussian" and shape[0] != shape[1]:
-        pytest.skip("square only")
     op = make_operator(kind, *shape, rng)
     M = dense_matrix_of(op)
     assert op.norm() == pytest.approx(np.linalg.norm(M, 2), rel=1e-8)

@@ -6,6 +6,7 @@ Keys: `U` (and `V` for asymmetric models), `X` when d1·d2 ≤ 10⁷, `model`, `
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +30,15 @@ def save_result(path: str | Path, result: Result, *, model_name: str, factors: d
         data[f"trace_{k}"] = v
     for k, v in (extra or {}).items():
         data[k] = np.asarray(v)
-    np.savez(path, **data)
+    with open(path, "wb") as fh:  # np.savez(path) would append ".npz" to a bare name
+        np.savez(fh, **data)
 
 
 def load_result(path: str | Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise ValueError(f"cannot read result file {path}: {e}") from e
     if "U" not in data:
         raise ValueError(f"{path}: not a lowranklab result (no 'U')")

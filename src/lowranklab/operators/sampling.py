@@ -12,6 +12,8 @@ import scipy.sparse as sp
 
 from lowranklab.operators.base import MeasurementOperator
 
+_BLOCK = 4096  # observations gathered per block in forward_lr
+
 
 class EntrySampling(MeasurementOperator):
     """Observe the entries (rows[k], cols[k]) of a d1×d2 matrix."""
@@ -36,10 +38,15 @@ class EntrySampling(MeasurementOperator):
         self.cols = cols.astype(np.int64)
         self.shape_in = (d1, d2)
         self.m = rows.size
-        # CSR pattern of A*(y): order[k] is the observation stored at CSR position k.
-        self._order = np.lexsort((self.cols, self.rows))
-        self._indptr = np.searchsorted(self.rows[self._order], np.arange(d1 + 1)).astype(np.int64)
-        self._indices = self.cols[self._order]
+        # CSR pattern of A*(y): order[k] is the observation stored at CSR position k; when the
+        # observations already come in row-major order (the generators sort them) no
+        # permutation is needed and the factor gathers below read U sequentially.
+        order = np.lexsort((self.cols, self.rows))
+        self._order = None if np.array_equal(order, np.arange(self.m)) else order
+        sorted_rows = self.rows if self._order is None else self.rows[order]
+        self._indptr = np.searchsorted(sorted_rows, np.arange(d1 + 1)).astype(np.int64)
+        self._indices = self.cols if self._order is None else self.cols[order]
+        self._buffers: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def fraction(self) -> float:
@@ -50,13 +57,36 @@ class EntrySampling(MeasurementOperator):
         return X[self.rows, self.cols]
 
     def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
+        """(U Vᵀ)_{i_k j_k} = ⟨U[i_k], V[j_k]⟩, gathered in blocks into reused buffers so that
+        no (m, r) temporary is allocated (memory O(BLOCK·r), not O(m·r))."""
         self.counts["forward"] += 1
-        return np.einsum("ij,ij->i", U[self.rows], V[self.cols])
+        r = U.shape[1]
+        if V.shape[1] != r:
+            raise ValueError(f"U and V need the same number of columns, got {U.shape}, {V.shape}")
+        out = np.empty(self.m, dtype=np.result_type(U, V))
+        bu, bv = self._gather_buffers(r, out.dtype)
+        U, V = np.ascontiguousarray(U), np.ascontiguousarray(V)
+        for s in range(0, self.m, _BLOCK):
+            e = min(s + _BLOCK, self.m)
+            n = e - s
+            # mode="clip" lets take() write straight into `out=` (indices are validated)
+            np.take(U, self.rows[s:e], axis=0, out=bu[:n], mode="clip")
+            np.take(V, self.cols[s:e], axis=0, out=bv[:n], mode="clip")
+            np.einsum("ij,ij->i", bu[:n], bv[:n], out=out[s:e])
+        return out
+
+    def _gather_buffers(self, r: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+        b = self._buffers
+        if b is None or b[0].shape[1] != r or b[0].dtype != dtype:
+            n = min(_BLOCK, self.m)
+            b = self._buffers = (np.empty((n, r), dtype), np.empty((n, r), dtype))
+        return b
 
     def adjoint(self, y: np.ndarray) -> sp.csr_array:
         self.counts["adjoint"] += 1
         y = self.check_y(y)
-        return sp.csr_array((y[self._order], self._indices, self._indptr), shape=self.shape_in)
+        data = y.copy() if self._order is None else y[self._order]
+        return sp.csr_array((data, self._indices, self._indptr), shape=self.shape_in)
 
     def _compute_norm(self) -> float:
         # A*A is diagonal with the multiplicity of each entry: ‖A‖ = √(max multiplicity).
@@ -67,12 +97,13 @@ class EntrySampling(MeasurementOperator):
 def uniform_entries(
     shape: tuple[int, int], m: int, rng: np.random.Generator
 ) -> EntrySampling:
-    """m distinct entries drawn uniformly without replacement."""
+    """m distinct entries drawn uniformly without replacement, stored in row-major order."""
     d1, d2 = shape
     if not 1 <= m <= d1 * d2:
         raise ValueError(f"m must be in [1, {d1 * d2}], got {m}")
     flat = rng.choice(d1 * d2, size=m, replace=False) if d1 * d2 <= 10**7 else _sample_large(
         d1 * d2, m, rng)
+    flat = np.sort(flat)
     return EntrySampling(flat // d2, flat % d2, shape)
 
 

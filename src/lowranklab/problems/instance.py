@@ -8,6 +8,7 @@ as factors `U_true`, `V_true` (X♮ = U_true V_trueᵀ).
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,47 +59,57 @@ class Problem:
         elif self.truth is not None:
             data["X_true"] = as_dense(self.truth)
         data["symmetric"] = np.array(self.symmetric)
-        np.savez(path, **data)
+        with open(path, "wb") as fh:  # np.savez(path) would append ".npz" to a bare name
+            np.savez(fh, **data)
 
     @classmethod
     def load(cls, path: str | Path) -> Problem:
         """Read PROBLEM.npz; raises ValueError with the missing key or wrong shape."""
         try:
             z = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise ValueError(f"cannot read problem file {path}: {e}") from e
-        with z:
-            keys = set(z.files)
-            if "A" in keys:
-                _need(keys, {"A", "b"}, path)
-                A = z["A"]
-                if A.ndim != 2:
-                    raise ValueError(f"{path}: A must be 2-D (m, d1*d2), got shape {A.shape}")
-                shape = (_shape(z, path) if "shape" in keys
-                         else _square_shape(A.shape[1], path))
-                op: MeasurementOperator = DenseSensing(A, shape)
-                b = z["b"]
-            elif "rows" in keys:
-                _need(keys, {"rows", "cols", "values", "shape"}, path)
-                op = EntrySampling(z["rows"], z["cols"], _shape(z, path))
-                b = z["values"]
-            else:
-                raise ValueError(f"{path}: needs either 'A' and 'b' (sensing) or 'rows', 'cols', "
-                                 f"'values', 'shape' (completion); found {sorted(keys)}")
-            b = np.asarray(b, dtype=float)
-            if b.shape != (op.m,):
-                raise ValueError(f"{path}: measurements must have shape ({op.m},), got {b.shape}")
-            if not np.all(np.isfinite(b)):
-                raise ValueError(f"{path}: measurements contain non-finite values")
-            truth: Matrix | None = None
-            if "U_true" in keys and "V_true" in keys:
-                truth = LowRank(z["U_true"], z["V_true"])
-            elif "X_true" in keys:
-                truth = np.asarray(z["X_true"], dtype=float)
-            if truth is not None and truth.shape != op.shape_in:
-                raise ValueError(f"{path}: truth must have shape {op.shape_in}, "
-                                 f"got {truth.shape}")
-            symmetric = bool(z["symmetric"]) if "symmetric" in keys else False
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ValueError(f"cannot read problem file {path}: not an .npz archive")
+        try:
+            with z:
+                return cls._from_npz(z, path)
+        except (OSError, EOFError, zipfile.BadZipFile) as e:
+            raise ValueError(f"cannot read problem file {path}: {e}") from e
+
+    @classmethod
+    def _from_npz(cls, z, path) -> Problem:
+        keys = set(z.files)
+        if "A" in keys:
+            _need(keys, {"A", "b"}, path)
+            A = z["A"]
+            if A.ndim != 2:
+                raise ValueError(f"{path}: A must be 2-D (m, d1*d2), got shape {A.shape}")
+            shape = (_shape(z, path) if "shape" in keys
+                     else _square_shape(A.shape[1], path))
+            op: MeasurementOperator = DenseSensing(A, shape)
+            b = z["b"]
+        elif "rows" in keys:
+            _need(keys, {"rows", "cols", "values", "shape"}, path)
+            op = EntrySampling(z["rows"], z["cols"], _shape(z, path))
+            b = z["values"]
+        else:
+            raise ValueError(f"{path}: needs either 'A' and 'b' (sensing) or 'rows', 'cols', "
+                             f"'values', 'shape' (completion); found {sorted(keys)}")
+        b = np.asarray(b, dtype=float)
+        if b.shape != (op.m,):
+            raise ValueError(f"{path}: measurements must have shape ({op.m},), got {b.shape}")
+        if not np.all(np.isfinite(b)):
+            raise ValueError(f"{path}: measurements contain non-finite values")
+        truth: Matrix | None = None
+        if "U_true" in keys and "V_true" in keys:
+            truth = LowRank(z["U_true"], z["V_true"])
+        elif "X_true" in keys:
+            truth = np.asarray(z["X_true"], dtype=float)
+        if truth is not None and truth.shape != op.shape_in:
+            raise ValueError(f"{path}: truth must have shape {op.shape_in}, "
+                             f"got {truth.shape}")
+        symmetric = bool(z["symmetric"]) if "symmetric" in keys else False
         return cls(op=op, b=b, truth=truth, symmetric=symmetric)
 
 

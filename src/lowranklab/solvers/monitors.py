@@ -57,15 +57,16 @@ def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
 
 def spectrum(k: int = 3, *, rtol: float = 1e-8) -> Monitor:
     """Numerical rank of X (singular values above rtol·σ₁) and its k smallest singular
-    values (σ_min, σ_min+1, ...)."""
+    values among the first q, q the factor width: sigma_min = σ_q, sigma_min1 = σ_{q−1}, ..."""
 
     def monitor(s: State) -> dict[str, float]:
         X = s.evaluation.X
         sv = X.singular_values() if isinstance(X, LowRank) else np.linalg.svd(
             np.asarray(X), compute_uv=False)
-        kk = min(k, sv.size, X.L.shape[1] if isinstance(X, LowRank) else sv.size)
+        # a LowRank L Rᵀ with q columns has at most q nonzero singular values: report σ_q, ...
+        q = min(X.L.shape[1], sv.size) if isinstance(X, LowRank) else sv.size
         out = {"rank": float(np.sum(sv > rtol * max(sv[0], 1e-300)))}
-        tail = sv[:kk][::-1] if isinstance(X, LowRank) else sv[-kk:][::-1]
+        tail = sv[:q][::-1][:k]
         for i, v in enumerate(tail):
             out[f"sigma_min{i}" if i else "sigma_min"] = float(v)
         return out
