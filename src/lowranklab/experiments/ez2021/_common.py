@@ -25,7 +25,8 @@ def aggregate(trace: pd.DataFrame, column: str) -> pd.DataFrame:
 def band_plot(ax, agg: pd.DataFrame, color, label: str) -> None:
     """Solid mean, dotted mean ± ½ std; non-positive lower bands are dropped on the log axis."""
     it, mu, sd = agg["iter"].to_numpy(), agg["mean"].to_numpy(), agg["std"].to_numpy()
-    ax.plot(it, mu, "-", color=color, lw=1.6, label=label)
+    marker = "o" if len(it) < 5 else None  # e.g. runs that diverged at once
+    ax.plot(it, mu, "-", color=color, lw=1.6, label=label, marker=marker)
     hi, lo = mu + 0.5 * sd, mu - 0.5 * sd
     ax.plot(it, hi, ":", color=color, lw=1.2)
     ax.plot(it, np.where(lo > 0, lo, np.nan), ":", color=color, lw=1.2)

@@ -238,7 +238,14 @@ def plot(tables, cfg: InitRankConfig, figure: str):
         ax.set_ylabel(ylabel)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=8)
-    eta = tables["runs"]["eta"].iloc[0]
+    runs = tables["runs"]
+    eta = runs["eta"].iloc[0]
+    div = runs[runs["stop"] == "diverged"]
+    if len(div):  # the paper's η: say so on the figure instead of plotting garbage
+        axes[0].text(0.5, 0.5, f"{len(div)}/{len(runs)} runs diverged (f non-finite or blown "
+                     f"up)\nat iteration ≤ {int(div['diverged_at'].max())}; last finite "
+                     "iterates shown", transform=axes[0].transAxes, ha="center", color="k",
+                     bbox={"facecolor": "w", "alpha": 0.8})
     fig.suptitle(f"{CITATION}, Figure {figure}: GD (3) with $\\|U_0\\|_F$ = {cfg.init_norm:g}, "
                  f"$\\eta$ = {eta:.3g}, mean (solid) ± ½ std (dotted) over {cfg.trials} trials")
     fig.tight_layout()
