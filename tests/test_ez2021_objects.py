@@ -258,3 +258,36 @@ def test_T23_effrank():
     assert effrank(X, 1e-2) == 1
     assert effrank(np.zeros((3, 3))) == 0
     assert effrank(X, 1e-8) <= numerical_rank(X)
+
+
+# -- M_b helpers (spec §1.6) ------------------------------------------------------------------
+def test_Mb_projection_rip_and_tube(rng):
+    from lowranklab.problems.ez2021_theory import (
+        default_xi,
+        dist_to_Mb,
+        estimate_sigma_min_Mb,
+        in_tube,
+        project_to_Mb,
+        rip_alpha,
+        sample_Mb,
+    )
+
+    inst = example_instance(4, 1, 6, rng)  # under-determined: M_b is a manifold, not U♮O_p
+    xi = default_xi(inst.truth)
+    U = rng.standard_normal((4, 4)) * 0.3
+    V, ok = project_to_Mb(inst, U)
+    assert ok and np.linalg.norm(inst.residual(V)) <= 1e-12 * max(1, np.linalg.norm(inst.b))
+    d, exact = dist_to_Mb(inst, U, xi)
+    assert not exact and (d == np.inf or d >= 0)
+    pts = sample_Mb(inst, 4, xi, 6, rng)
+    assert pts and all(np.linalg.norm(P, 2) <= xi for P in pts)
+    assert in_tube(inst, V, 1e-9) and not in_tube(inst, np.zeros((4, 4)), 1e-3)
+    # α_s over symmetric rank ≤ s matrices: the heuristic for s < d is an upper bound of a
+    # minimum over a smaller set, so it is ≥ the exact α_d (A injective: m = N = 6, d = 3)
+    inst3 = example_instance(3, 3, 6, rng)
+    a3, ex3 = rip_alpha(inst3, 3, rng=rng)
+    a2, ex2 = rip_alpha(inst3, 2, rng=rng, starts=5)
+    assert ex3 and not ex2 and a3 > 0 and a3 - 1e-9 <= a2 <= inst3.opnorm() + 1e-9
+    assert rip_alpha(inst, 4, rng=rng) == (0.0, True)  # m < N: some symmetric X is annihilated
+    smin = estimate_sigma_min_Mb(inst3, 3, default_xi(inst3.truth), n=4, rng=rng)
+    assert smin == pytest.approx(np.sqrt(np.linalg.eigvalsh(inst3.truth)[0]), rel=1e-6)
