@@ -134,7 +134,7 @@ def plot(tables, cfg: Fig5Config):
     k_zoom = int(a1_ev.k.max()) + 2 * cfg.window if len(a1_ev) else 10 * cfg.window
     for ax, col, ylabel in zip(axes, ("train_error", "test_error"), (TRAIN_LABEL, TEST_LABEL),
                                strict=True):
-        ins = ax.inset_axes([0.52, 0.52, 0.45, 0.42])
+        ins = ax.inset_axes([0.55, 0.1, 0.42, 0.4])
         for method, sub in trace.groupby("method", sort=False):
             c, ls, lw = style.get(method, ("k", "-", 1.0))
             lab = f"{runs.loc[method, 'label']}"
@@ -158,7 +158,7 @@ def plot(tables, cfg: Fig5Config):
         ax.set_xlabel("iteration $k$")
         ax.set_ylabel(ylabel)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=7, loc="upper right", framealpha=0.9)
     fig.suptitle(f"{CITATION}, Figure 5: Algorithm 1 vs GD (3) from the same $U_0$ "
                  f"($\\|U_0\\|_F$ = {cfg.rho0:g}, rank {cfg.r0}, $\\eta$ = {cfg.eta:g}, "
                  f"W = {cfg.window}, $\\tau$ = {cfg.tau})")
