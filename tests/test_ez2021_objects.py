@@ -161,7 +161,11 @@ def test_T11_procrustes(rng):
     U, V = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
     R = procrustes_rotation(U, V)
     direct = np.linalg.norm(U - V @ R)
-    assert procrustes_dist(U, V) == pytest.approx(direct, rel=1e-10)
+    nuc = np.linalg.svd(U.T @ V, compute_uv=False).sum()
+    closed = np.sqrt(np.sum(U**2) + np.sum(V**2) - 2 * nuc)  # Lemma F.1, eq. (53)
+    assert direct == pytest.approx(closed, rel=1e-10)
+    assert procrustes_dist(U, V) == pytest.approx(closed, rel=1e-10)
+    assert procrustes_dist(U @ _orth(4, rng), U) <= 1e-12 * np.linalg.norm(U)
     for _ in range(100):
         assert direct <= np.linalg.norm(U - V @ _orth(4, rng)) + 1e-12
 
@@ -291,3 +295,15 @@ def test_Mb_projection_rip_and_tube(rng):
     assert rip_alpha(inst, 4, rng=rng) == (0.0, True)  # m < N: some symmetric X is annihilated
     smin = estimate_sigma_min_Mb(inst3, 3, default_xi(inst3.truth), n=4, rng=rng)
     assert smin == pytest.approx(np.sqrt(np.linalg.eigvalsh(inst3.truth)[0]), rel=1e-6)
+
+
+def test_symmetric_kernel_matches_full_operator(rng):
+    from lowranklab.solvers.sensing_gd import SymmetricKernel
+
+    inst = example_instance(7, 2, 30, rng)
+    kern = SymmetricKernel(inst)
+    U = rng.standard_normal((7, 4))
+    assert rel_err(kern.residual(U @ U.T), inst.residual(U)) <= 1e-13
+    y = rng.standard_normal(30)
+    assert rel_err(kern.adjoint(y), inst.adjoint(y)) <= 1e-13
+    assert kern.M.shape == (30, 28)  # N = d(d+1)/2 columns: half the work of (m, d²)

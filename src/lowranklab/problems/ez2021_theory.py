@@ -27,9 +27,10 @@ from lowranklab.problems.ez2021 import MACHINE_EPS, SymmetricSensing
 
 
 def procrustes_dist(U: np.ndarray, V: np.ndarray) -> float:
-    """dist(U, V O_p) = √(‖U‖²_F + ‖V‖²_F − 2‖UᵀV‖_*) (ez2021 Lemma F.1, eq. (53))."""
-    nuc = float(np.sum(np.linalg.svd(U.T @ V, compute_uv=False)))
-    return float(np.sqrt(max(np.sum(U**2) + np.sum(V**2) - 2.0 * nuc, 0.0)))
+    """dist(U, V O_p) = min_R ‖U − VR‖_F = √(‖U‖²_F + ‖V‖²_F − 2‖UᵀV‖_*) (ez2021 Lemma F.1,
+    eq. (53)), evaluated as ‖U − VR*‖_F with the optimal rotation: the closed form cancels
+    catastrophically (absolute floor ≈ √eps·‖U‖_F) near the orbit."""
+    return float(np.linalg.norm(U - V @ procrustes_rotation(U, V)))
 
 
 def procrustes_rotation(U: np.ndarray, V: np.ndarray) -> np.ndarray:

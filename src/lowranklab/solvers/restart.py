@@ -36,6 +36,7 @@ from lowranklab.solvers.result import Result, StopCode
 from lowranklab.solvers.sensing_gd import (
     Callback,
     Recorder,
+    SymmetricKernel,
     callback_state,
     evaluate,
     gd_update,
@@ -106,7 +107,7 @@ def restart_gd(
         U = np.array(U0, dtype=float)
         if U.shape != (d, p) or not np.all(np.isfinite(U)):
             raise ValueError(f"U0 must be a finite array of shape ({d}, {p}), got {U.shape}")
-    Amat, b, truth = inst.Amat, inst.b, inst.truth
+    kern, truth = SymmetricKernel(inst), inst.truth
     has_truth = truth is not None
     names = ["iter", "train_error"] + (["test_error"] if has_truth else []) + [
         "run", "r0", "rho0"]
@@ -119,7 +120,7 @@ def restart_gd(
     t0 = time.perf_counter()
     last_report = t0
     stop, message, k = StopCode.MAX_ITER, "", 0
-    res, f, test = evaluate(Amat, b, U, truth)
+    res, f, test = evaluate(kern, U, truth)
     if not np.isfinite(f):
         raise ValueError("f(U0) is not finite")
     f_ref = max(f, 1.0)
@@ -135,7 +136,7 @@ def restart_gd(
     try:
         for k in range(max_iter + 1):
             if k > 0:
-                res, f, test = evaluate(Amat, b, U, truth)
+                res, f, test = evaluate(kern, U, truth)
                 if k == start:
                     f_ref = max(f_ref, f)
                 if not np.isfinite(f) or f > blowup * f_ref or not np.all(np.isfinite(U)):
@@ -154,7 +155,7 @@ def restart_gd(
             if k == max_iter:
                 break
             if callbacks:
-                state = callback_state(k, U, Amat, res, f, time.perf_counter() - t0, step)
+                state = callback_state(k, U, kern, res, f, time.perf_counter() - t0, step)
                 if any(cb(state) for cb in callbacks):
                     stop, message = StopCode.INTERRUPTED, "stopped by callback"
                     break
@@ -163,7 +164,7 @@ def restart_gd(
                 print(f"  restart_gd iter {k}/{max_iter}  f={f:.3e}  restarts={len(events)}",
                       file=sys.stderr)
             U_prev, f_prev, test_prev = U, f, test
-            U = gd_update(Amat, res, U, step)  # step 1: GD (3)
+            U = gd_update(kern, res, U, step)  # step 1: GD (3)
             if _is_check(k, start, window, window_mode) and _may_restart(
                     rank, r, len(events), restart_policy, max_restarts):
                 ratio = window_ratio(errors, k, window)

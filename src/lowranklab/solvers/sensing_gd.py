@@ -3,8 +3,8 @@
     U_{k+1} = U_k − η ∇‖A(U_kU_kᵀ) − b‖²₂ = (I − 4η S(U_k)) U_k,    S(U) = A*(A(UUᵀ) − b),
 
 which is `gradient_descent` on `SymmetricSensing.objective()` (LeastSquares with scale 2) without
-the generic per-iteration overhead (two GEMVs with the (m, d²) matrix per step; cross-checked
-against the generic path in the tests).
+the generic per-iteration overhead: two GEMVs per step with the (m, d(d+1)/2) matrix of A on
+symmetric matrices (`SymmetricKernel`); cross-checked against the generic path in the tests.
 
 preserve_rowspace=True runs the *factored* update U = L R₀ with R₀ ∈ R^{k×p} an orthonormal basis
 of row(U₀) and L ← (I − 4ηS(U))L: exactly GD (3) in exact arithmetic (the update is a left
@@ -55,26 +55,52 @@ class Recorder:
         return Trace({n: arr[:, i].tolist() for i, n in enumerate(self.names)})
 
 
-def evaluate(Amat: np.ndarray, b: np.ndarray, F: np.ndarray, truth: np.ndarray | None):
+class SymmetricKernel:
+    """A and A* restricted to symmetric matrices in half coordinates: with the N = d(d+1)/2
+    upper-triangle entries x_ij (i ≤ j) of X, A(X) = Σ_{i≤j} w_ij A_i[i,j] x_ij (w = 1 on the
+    diagonal, 2 off it) and A*(r) is the symmetric matrix with upper entries Σ_i r_i A_i[i,j].
+    Half the flops of the (m, d²) products (X = FFᵀ and A*(r) are symmetric)."""
+
+    def __init__(self, inst: SymmetricSensing) -> None:
+        d = inst.d
+        iu, ju = np.triu_indices(d)
+        upper = inst.A[:, iu, ju]
+        self.d = d
+        self.b = inst.b
+        self.M = upper * np.where(iu == ju, 1.0, 2.0)  # (m, N): A(X) = M x
+        self.Mt = np.ascontiguousarray(upper.T)  # (N, m): upper entries of A*(r) = Mt r
+        self.flat, self.flat_t = iu * d + ju, ju * d + iu
+
+    def residual(self, X: np.ndarray) -> np.ndarray:
+        """A(X) − b for symmetric X."""
+        return self.M @ X.ravel()[self.flat] - self.b
+
+    def adjoint(self, res: np.ndarray) -> np.ndarray:
+        """S = A*(res) (symmetric d×d)."""
+        s = self.Mt @ res
+        S = np.empty(self.d * self.d)
+        S[self.flat] = s
+        S[self.flat_t] = s
+        return S.reshape(self.d, self.d)
+
+
+def evaluate(kern: SymmetricKernel, F: np.ndarray, truth: np.ndarray | None):
     """For X = FFᵀ: (residual, f = ‖res‖², test error ‖X − X♮‖²_F or nan)."""
     X = F @ F.T
-    res = Amat @ X.ravel() - b
+    res = kern.residual(X)
     test = float(np.sum((X - truth) ** 2)) if truth is not None else float("nan")
     return res, float(res @ res), test
 
 
-def gd_update(Amat: np.ndarray, res: np.ndarray, F: np.ndarray, eta: float) -> np.ndarray:
+def gd_update(kern: SymmetricKernel, res: np.ndarray, F: np.ndarray, eta: float) -> np.ndarray:
     """F − 4η A*(res) F  (ez2021 eq. (3), ∇‖A(UUᵀ) − b‖² = 4A*(res)U for symmetric A_i)."""
-    d = F.shape[0]
-    S = (res @ Amat).reshape(d, d)
-    return F - (4.0 * eta) * (S @ F)
+    return F - (4.0 * eta) * (kern.adjoint(res) @ F)
 
 
-def callback_state(k: int, U: np.ndarray, Amat: np.ndarray, res: np.ndarray, f: float,
+def callback_state(k: int, U: np.ndarray, kern: SymmetricKernel, res: np.ndarray, f: float,
                    elapsed: float, eta: float) -> mon.State:
     """The generic solver `State` (as `gradient_descent` passes it) for the iterate U."""
-    d = U.shape[0]
-    S = (res @ Amat).reshape(d, d)
+    S = kern.adjoint(res)
     ev = Evaluation(f, f, (4.0 * S @ U).ravel(), LowRank(U, U), 2.0 * S)
     return mon.State(k, U.ravel(), ev, elapsed, eta)
 
@@ -119,7 +145,7 @@ def sensing_gd(
         raise ValueError(f"step must be a finite number > 0, got {step}")
     if int(max_iter) != max_iter or max_iter < 0:
         raise ValueError(f"max_iter must be a non-negative integer, got {max_iter}")
-    Amat, b, truth = inst.Amat, inst.b, inst.truth
+    kern, truth = SymmetricKernel(inst), inst.truth
     if preserve_rowspace:
         F, R0 = rowspace_factor(U0)
     else:
@@ -133,7 +159,7 @@ def sensing_gd(
     t0 = time.perf_counter()
     last_report = t0
     stop, message, k = StopCode.MAX_ITER, "", 0
-    res, f, test = evaluate(Amat, b, F, truth)
+    res, f, test = evaluate(kern, F, truth)
     if not np.isfinite(f):
         raise ValueError("f(U0) is not finite")
     f_ref = max(f, 1.0)
@@ -142,7 +168,7 @@ def sensing_gd(
     try:
         for k in range(max_iter + 1):
             if k > 0:
-                res, f, test = evaluate(Amat, b, F, truth)
+                res, f, test = evaluate(kern, F, truth)
                 if not np.isfinite(f) or f > blowup * f_ref or not np.all(np.isfinite(F)):
                     stop = StopCode.DIVERGED
                     message = (f"f = {f:.3e} at iteration {k} (f0 = {f_ref:.3e}); "
@@ -158,7 +184,7 @@ def sensing_gd(
             if k == max_iter:
                 break
             if callbacks:
-                state = callback_state(k, full(F), Amat, res, f, time.perf_counter() - t0, step)
+                state = callback_state(k, full(F), kern, res, f, time.perf_counter() - t0, step)
                 if any(cb(state) for cb in callbacks):
                     stop, message = StopCode.INTERRUPTED, "stopped by callback"
                     break
@@ -166,7 +192,7 @@ def sensing_gd(
                 last_report = time.perf_counter()
                 print(f"  sensing_gd iter {k}/{max_iter}  f={f:.3e}", file=sys.stderr)
             F_prev, f_prev, test_prev = F, f, test
-            F = gd_update(Amat, res, F, step)
+            F = gd_update(kern, res, F, step)
     except KeyboardInterrupt:
         stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
     rec.add(k, *((f, test) if truth is not None else (f,)))
