@@ -70,12 +70,15 @@ def _check(problem, U0, gamma, step, max_iter, record_every):
     return U0.copy()
 
 
-def _row(problem: MinNormFactorization, k: int, U: np.ndarray, t: float, eta: float):
+def _row(problem: MinNormFactorization, k: int, U: np.ndarray, t: float, eta: float,
+         spectrum: bool = True):
     r = problem.residual(U)
-    s = np.linalg.svd(U, compute_uv=False)
-    rank = int(np.sum(s > 1e-8 * max(s[0], 1e-300)))
-    return {"iter": k, "objective": float(np.sum(U * U)), "gap": float(np.linalg.norm(r)),
-            "rank": rank, "sigma_min": float(s[-1]), "time": t, "step": eta}
+    row = {"iter": k, "objective": float(np.sum(U * U)), "gap": float(np.linalg.norm(r)),
+           "time": t, "step": eta}
+    if spectrum:
+        s = np.linalg.svd(U, compute_uv=False)
+        row.update(rank=int(np.sum(s > 1e-8 * max(s[0], 1e-300))), sigma_min=float(s[-1]))
+    return row
 
 
 def _state(problem, k, U, direction, t, eta) -> mon.State:
@@ -87,7 +90,7 @@ def _state(problem, k, U, direction, t, eta) -> mon.State:
 def _iterate(problem: MinNormFactorization, U0: np.ndarray, kind: str, *, gamma: float,
              step: float, max_iter: int, ridge: float, tol: float | None,
              record_every: int, callbacks: Sequence[Callback], time_budget: float | None,
-             progress: bool, blowup: float = 1e10) -> Result:
+             progress: bool, spectrum: bool = True, blowup: float = 1e10) -> Result:
     """U ← U − η·D(U) for D = Algorithm 1's ∇₁L_γ(U, λ(U, U)), the exact ∇h_γ, or ∇‖r‖²."""
     Ast, Amat, b, m, d = problem.Astack, problem.Amat, problem.b, problem.m, problem.d
     hg = 0.5 * gamma
@@ -144,7 +147,7 @@ def _iterate(problem: MinNormFactorization, U0: np.ndarray, kind: str, *, gamma:
                 break
             if k % record_every == 0 or k == max_iter:
                 now = time.perf_counter()
-                trace.append(_row(problem, k, U, now - t0, eta))
+                trace.append(_row(problem, k, U, now - t0, eta, spectrum))
                 if any(cb(_state(problem, k, U, D, now - t0, eta)) for cb in callbacks):
                     stop, message = StopCode.INTERRUPTED, "stopped by callback"
                     break
@@ -169,7 +172,7 @@ def _iterate(problem: MinNormFactorization, U0: np.ndarray, kind: str, *, gamma:
     except KeyboardInterrupt:
         stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
     if trace["iter"][-1] != k:
-        trace.append(_row(problem, k, U, time.perf_counter() - t0, eta))
+        trace.append(_row(problem, k, U, time.perf_counter() - t0, eta, spectrum))
     return Result(theta=U.ravel().copy(), X=LowRank(U, U), stop=stop, iterations=k, trace=trace,
                   counts={"iterations": k}, wall_time=time.perf_counter() - t0,
                   message=message, info={"U": U, "gamma": gamma, "step": eta, "ridge": ridge,
@@ -180,13 +183,14 @@ def algorithm1(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = 
                step: float | None = None, max_iter: int = 100_000, ridge: float = RIDGE,
                tol: float | None = 1e-12, record_every: int = 100,
                callbacks: Sequence[Callback] = (), time_budget: float | None = None,
-               progress: bool = False) -> Result:
+               progress: bool = False, spectrum: bool = True) -> Result:
     """eftekhari2021 Algorithm 1 (Sec. XI–XII): primal-dual discretisation of the merit flow.
 
     U_{k+1} = (1 − η)U_k + η Σ_i (λ_{k,i} − γ/2(⟨A_i, U_kU_kᵀ⟩ − b_i)) A_iU_k with
     λ_k = (K(U_k) + ridge·I)^{-1} A(U_kU_kᵀ). Default step 1/(γ λ_max(K(U₀))). Stops with
     `converged` when ‖U_{k+1} − U_k‖_F ≤ tol·max(1, ‖U_k‖_F) (spec §2), `diverged` on a
-    non-finite or exploding step. Trace: iter, objective ‖U‖²_F, gap ‖A(UUᵀ) − b‖₂, rank, σ_p.
+    non-finite or exploding step. Trace every `record_every` iterations: iter, objective ‖U‖²_F,
+    gap ‖A(UUᵀ) − b‖₂, and (spectrum=True) the numerical rank and σ_p of U.
     """
     U0 = _check(problem, U0, gamma, step, max_iter, record_every)
     if not ridge >= 0:
@@ -194,14 +198,14 @@ def algorithm1(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = 
     step = default_step(problem, U0, gamma) if step is None else step
     return _iterate(problem, U0, "alg1", gamma=gamma, step=step, max_iter=max_iter, ridge=ridge,
                     tol=tol, record_every=record_every, callbacks=callbacks,
-                    time_budget=time_budget, progress=progress)
+                    time_budget=time_budget, progress=progress, spectrum=spectrum)
 
 
 def merit_euler(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = PAPER_GAMMA,
                 step: float | None = None, max_iter: int = 100_000, ridge: float = 0.0,
                 tol: float | None = 1e-12, record_every: int = 100,
                 callbacks: Sequence[Callback] = (), time_budget: float | None = None,
-                progress: bool = False) -> Result:
+                progress: bool = False, spectrum: bool = True) -> Result:
     """Explicit Euler on the exact merit flow: U ← U − η W_γ(U)U (eq. (19), corrected Dλ).
 
     Needs K(U)^{-1}: stops with `diverged` where K is exactly singular (low-rank U with
@@ -210,20 +214,20 @@ def merit_euler(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float =
     step = default_step(problem, U0, gamma) if step is None else step
     return _iterate(problem, U0, "euler", gamma=gamma, step=step, max_iter=max_iter,
                     ridge=ridge, tol=tol, record_every=record_every, callbacks=callbacks,
-                    time_budget=time_budget, progress=progress)
+                    time_budget=time_budget, progress=progress, spectrum=spectrum)
 
 
 def feasibility_gd(problem: MinNormFactorization, U0: np.ndarray, *, step: float | None = None,
                    max_iter: int = 10_000, tol: float | None = None, record_every: int = 100,
                    callbacks: Sequence[Callback] = (), time_budget: float | None = None,
-                   progress: bool = False) -> Result:
+                   progress: bool = False, spectrum: bool = True) -> Result:
     """Gradient descent on ‖A(UUᵀ) − b‖² (gradient 4A*(r)U): no explicit regularisation
     (Figs. 1 left and 2 ①). Default step 1/L at U₀."""
     U0 = _check(problem, U0, None, step, max_iter, record_every)
     step = feasibility_step(problem, U0) if step is None else step
     return _iterate(problem, U0, "gd_gap", gamma=0.0, step=step, max_iter=max_iter, ridge=0.0,
                     tol=tol, record_every=record_every, callbacks=callbacks,
-                    time_budget=time_budget, progress=progress)
+                    time_budget=time_budget, progress=progress, spectrum=spectrum)
 
 
 def merit_bfgs(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = PAPER_GAMMA,
