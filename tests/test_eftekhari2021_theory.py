@@ -15,8 +15,8 @@ from lowranklab.problems.min_norm import (
     regime,
 )
 from lowranklab.problems.min_norm_instances import (
-    planted_certificate_instance,
     p1_feasible_points_2x2,
+    planted_certificate_instance,
     random_instance,
     toy_fig1_instance,
 )
