@@ -171,7 +171,7 @@ def _iterate(problem: MinNormFactorization, U0: np.ndarray, kind: str, *, gamma:
             U = U - eta * D
     except KeyboardInterrupt:
         stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
-    if trace["iter"][-1] != k:
+    if len(trace) == 0 or trace["iter"][-1] != k:
         trace.append(_row(problem, k, U, time.perf_counter() - t0, eta, spectrum))
     return Result(theta=U.ravel().copy(), X=LowRank(U, U), stop=stop, iterations=k, trace=trace,
                   counts={"iterations": k}, wall_time=time.perf_counter() - t0,
