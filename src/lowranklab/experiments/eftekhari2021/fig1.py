@@ -192,6 +192,9 @@ def plot(tables, cfg: Fig1Config):
     ax3.plot(R.U11, R.U21, R.U12, "k.-", ms=3, lw=1, label="Algorithm 1 on the merit function")
     ax3.scatter([R.U11.iloc[-1]], [R.U21.iloc[-1]], [R.U12.iloc[-1]], color="tab:red", s=40,
                 label=rf"limit $[u^\star, 0]$: $\|U\|_F^2$={R.objective.iloc[-1]:.2f}")
+    wv = (pts.loc["w", "u1"], pts.loc["w", "u2"])
+    ax3.scatter([wv[0], -wv[0]], [wv[1], -wv[1]], [0, 0], color="tab:blue", s=40,
+                label=r"global minimisers $\pm[w, 0]$")
     ax3.set_xlabel("$U_{11}$")
     ax3.set_ylabel("$U_{21}$")
     ax3.set_zlabel("$U_{12}$")
