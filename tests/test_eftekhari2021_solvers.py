@@ -69,6 +69,21 @@ def test_euler_refuses_singular_K_and_matches_alg1_near_feasible():
     assert res.stop is StopCode.MAX_ITER and np.linalg.matrix_rank(res.info["U"]) == 1
 
 
+def test_safe_step_rule_keeps_growing_runs_stable():
+    # b = A(WWᵀ) with W ∈ R^{15×8}: opt ≈ 78 ≫ ‖U₀‖²_F = 9, so λ_max(K(U_k)) grows ~10× in
+    # the first iterations and the constant heuristic step 1/(γ λ_max(K(U₀))) blows up
+    rng = np.random.default_rng(0)
+    P = random_instance(15, 30, rng, b="planted")
+    U0 = rng.standard_normal((15, 8))
+    U0 *= 3 / np.linalg.norm(U0)
+    assert algorithm1(P, U0, max_iter=2000, step_rule="fixed").stop is StopCode.DIVERGED
+    res = algorithm1(P, U0, max_iter=2000)  # default: 'safe'
+    assert res.stop is StopCode.MAX_ITER and res.info["step_rule"] == "safe"
+    assert res.trace["gap"][-1] <= 1e-6 and res.info["final_step"] < res.info["step"] / 5
+    with pytest.raises(ValueError, match="step_rule"):
+        algorithm1(P, U0, max_iter=1, step_rule="bogus")
+
+
 @pytest.mark.parametrize("kw,match", [({"gamma": 0.0}, "gamma"), ({"step": -1.0}, "step"),
                                       ({"max_iter": -1}, "max_iter")])
 def test_bad_arguments(kw, match):

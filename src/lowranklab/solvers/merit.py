@@ -44,6 +44,19 @@ def default_step(problem: MinNormFactorization, U0: np.ndarray, gamma: float) ->
     return 1.0 / (gamma * lmax)
 
 
+STEP_RULES = ("fixed", "safe", "adaptive")
+
+
+def _step_rule(problem, U0, gamma, step, rule) -> tuple[float, str]:
+    """Resolve (step, step_rule): a given step defaults to 'fixed' (the paper's constant η);
+    no step defaults to 'safe' from η₀ = 1/(γ λ_max(K(U₀)))."""
+    if rule is None:
+        rule = "fixed" if step is not None else "safe"
+    if rule not in STEP_RULES:
+        raise ValueError(f"step_rule must be one of {STEP_RULES}, got {rule!r}")
+    return (default_step(problem, U0, gamma) if step is None else float(step)), rule
+
+
 def feasibility_step(problem: MinNormFactorization, U0: np.ndarray) -> float:
     """1/L for ‖A(UUᵀ) − b‖² at U₀: its Hessian is ≤ 8λ_max(K(U)) + 4‖A*(r)‖."""
     lmax = float(np.linalg.eigvalsh(problem.K(U0)).max())
@@ -90,7 +103,8 @@ def _state(problem, k, U, direction, t, eta) -> mon.State:
 def _iterate(problem: MinNormFactorization, U0: np.ndarray, kind: str, *, gamma: float,
              step: float, max_iter: int, ridge: float, tol: float | None,
              record_every: int, callbacks: Sequence[Callback], time_budget: float | None,
-             progress: bool, spectrum: bool = True, blowup: float = 1e10) -> Result:
+             progress: bool, spectrum: bool = True, step_rule: str = "fixed",
+             adapt_every: int = 100, blowup: float = 1e10) -> Result:
     """U ← U − η·D(U) for D = Algorithm 1's ∇₁L_γ(U, λ(U, U)), the exact ∇h_γ, or ∇‖r‖²."""
     Ast, Amat, b, m, d = problem.Astack, problem.Amat, problem.b, problem.m, problem.d
     hg = 0.5 * gamma
@@ -160,6 +174,13 @@ def _iterate(problem: MinNormFactorization, U0: np.ndarray, kind: str, *, gamma:
                           f"  gap={trace['gap'][-1]:.2e}", file=sys.stderr)
             if k == max_iter:
                 break
+            if step_rule != "fixed" and (k < 10 * adapt_every or k % adapt_every == 0):
+                # spec §2 heuristic η = 1/(γ λ_max(K(U_k))) re-evaluated along the run
+                Bm = (Ast @ U).reshape(m, -1)
+                lmax = float(np.linalg.eigvalsh(Bm @ Bm.T)[-1])
+                if lmax > 0:
+                    eta_k = 1.0 / (gamma * lmax)
+                    eta = min(eta, eta_k) if step_rule == "safe" else eta_k
             dd = float(np.vdot(D, D))
             if not dd * eta * eta < limit_sq:
                 stop, message = StopCode.DIVERGED, (f"non-finite or exploding step at "
@@ -175,7 +196,9 @@ def _iterate(problem: MinNormFactorization, U0: np.ndarray, kind: str, *, gamma:
         trace.append(_row(problem, k, U, time.perf_counter() - t0, eta, spectrum))
     return Result(theta=U.ravel().copy(), X=LowRank(U, U), stop=stop, iterations=k, trace=trace,
                   counts={"iterations": k}, wall_time=time.perf_counter() - t0,
-                  message=message, info={"U": U, "gamma": gamma, "step": eta, "ridge": ridge,
+                  message=message, info={"U": U, "gamma": gamma, "step": float(step),
+                                         "final_step": eta, "step_rule": step_rule,
+                                         "ridge": ridge,
                                          "multipliers": lam, "method": kind})
 
 
@@ -183,11 +206,18 @@ def algorithm1(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = 
                step: float | None = None, max_iter: int = 100_000, ridge: float = RIDGE,
                tol: float | None = 1e-12, record_every: int = 100,
                callbacks: Sequence[Callback] = (), time_budget: float | None = None,
-               progress: bool = False, spectrum: bool = True) -> Result:
+               progress: bool = False, spectrum: bool = True,
+               step_rule: str | None = None) -> Result:
     """eftekhari2021 Algorithm 1 (Sec. XI–XII): primal-dual discretisation of the merit flow.
 
     U_{k+1} = (1 − η)U_k + η Σ_i (λ_{k,i} − γ/2(⟨A_i, U_kU_kᵀ⟩ − b_i)) A_iU_k with
-    λ_k = (K(U_k) + ridge·I)^{-1} A(U_kU_kᵀ). Default step 1/(γ λ_max(K(U₀))). Stops with
+    λ_k = (K(U_k) + ridge·I)^{-1} A(U_kU_kᵀ).
+
+    Step: `step` given → constant η (the paper: 2e-5 at d = 15, m = 30, ‖U₀‖_F = 3), unless
+    step_rule says otherwise. No step → η₀ = 1/(γ λ_max(K(U₀))) (spec §2 heuristic) with
+    step_rule 'safe': every 100 iterations η ← min(η, 1/(γ λ_max(K(U_k)))), so a run whose
+    iterates grow (opt(SDP) ≫ ‖U₀‖²_F) stays stable; 'adaptive' sets η = 1/(γ λ_max(K(U_k)))
+    (it also grows when the iterates shrink; a proposed speed-up, not the paper's). Stops with
     `converged` when ‖U_{k+1} − U_k‖_F ≤ tol·max(1, ‖U_k‖_F) (spec §2), `diverged` on a
     non-finite or exploding step. Trace every `record_every` iterations: iter, objective ‖U‖²_F,
     gap ‖A(UUᵀ) − b‖₂, and (spectrum=True) the numerical rank and σ_p of U.
@@ -195,26 +225,29 @@ def algorithm1(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = 
     U0 = _check(problem, U0, gamma, step, max_iter, record_every)
     if not ridge >= 0:
         raise ValueError(f"ridge must be >= 0, got {ridge}")
-    step = default_step(problem, U0, gamma) if step is None else step
+    step, step_rule = _step_rule(problem, U0, gamma, step, step_rule)
     return _iterate(problem, U0, "alg1", gamma=gamma, step=step, max_iter=max_iter, ridge=ridge,
                     tol=tol, record_every=record_every, callbacks=callbacks,
-                    time_budget=time_budget, progress=progress, spectrum=spectrum)
+                    time_budget=time_budget, progress=progress, spectrum=spectrum,
+                    step_rule=step_rule)
 
 
 def merit_euler(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = PAPER_GAMMA,
                 step: float | None = None, max_iter: int = 100_000, ridge: float = 0.0,
                 tol: float | None = 1e-12, record_every: int = 100,
                 callbacks: Sequence[Callback] = (), time_budget: float | None = None,
-                progress: bool = False, spectrum: bool = True) -> Result:
+                progress: bool = False, spectrum: bool = True,
+               step_rule: str | None = None) -> Result:
     """Explicit Euler on the exact merit flow: U ← U − η W_γ(U)U (eq. (19), corrected Dλ).
 
     Needs K(U)^{-1}: stops with `diverged` where K is exactly singular (low-rank U with
     rd − r(r−1)/2 < m); use `algorithm1` there."""
     U0 = _check(problem, U0, gamma, step, max_iter, record_every)
-    step = default_step(problem, U0, gamma) if step is None else step
+    step, step_rule = _step_rule(problem, U0, gamma, step, step_rule)
     return _iterate(problem, U0, "euler", gamma=gamma, step=step, max_iter=max_iter,
                     ridge=ridge, tol=tol, record_every=record_every, callbacks=callbacks,
-                    time_budget=time_budget, progress=progress, spectrum=spectrum)
+                    time_budget=time_budget, progress=progress, spectrum=spectrum,
+                    step_rule=step_rule)
 
 
 def feasibility_gd(problem: MinNormFactorization, U0: np.ndarray, *, step: float | None = None,
