@@ -42,7 +42,11 @@ class InitKind(str, Enum):
 
 class SolverKind(str, Enum):
     gd = "gd"
-    rgd = "rgd"
+    rgd = "rgd"  # hou2021 Riemannian GD on the fixed-rank manifold
+    merit = "merit"  # eftekhari2021 Algorithm 1
+    merit_euler = "merit-euler"
+    merit_bfgs = "merit-bfgs"
+    sdp = "sdp"
 
 
 def fail(message: str) -> None:
@@ -77,7 +81,8 @@ def solve(
     mu: Annotated[float, typer.Option(help="balancing weight μ of μ/4‖UᵀU − VᵀV‖²")] = 0.0,
     solver: Annotated[SolverKind, typer.Option()] = SolverKind.gd,
     init: Annotated[InitKind, typer.Option()] = InitKind.small,
-    init_norm: Annotated[float, typer.Option(help="‖U₀‖_F (or u0 for identity)")] = 1e-3,
+    init_norm: Annotated[float | None, typer.Option(help="‖U₀‖_F (or u0 for identity); "
+                                                    "default 1e-3, 3 for merit solvers")] = None,
     init_rank: Annotated[int | None, typer.Option(help="rank of U₀ for --init rank")] = None,
     step: Annotated[float | None, typer.Option(help="step size (default: safe choice from "
                                                     "the curvature at the spectral estimate)")]
@@ -86,7 +91,8 @@ def solve(
         = "constant",
     step_rule: Annotated[str, typer.Option(help="rgd: fixed (α_k = α) or sigma "
                                                 "(α_k = α·σ_r(Z_k))")] = "fixed",
-    max_iter: Annotated[int, typer.Option()] = 1000,
+    max_iter: Annotated[int | None, typer.Option(help="default 1000; 3e5 for merit")] = None,
+    gamma: Annotated[float | None, typer.Option(help="merit penalty γ (default 100)")] = None,
     tol: Annotated[float | None, typer.Option(help="stop when ‖A(X) − b‖² ≤ tol")] = None,
     gtol: Annotated[float | None, typer.Option(help="stop when ‖∇F‖ ≤ gtol")] = None,
     seed: Annotated[int, typer.Option()] = 0,
@@ -100,6 +106,22 @@ def solve(
     from lowranklab.problems import Problem
     from lowranklab.solvers import gradient_descent
 
+    if solver in (SolverKind.merit, SolverKind.merit_euler, SolverKind.merit_bfgs,
+                  SolverKind.sdp):
+        from lowranklab.solvers.min_norm_cli import solve_min_norm
+
+        try:
+            msg = solve_min_norm(problem, out, solver=solver.value, rank=rank, gamma=gamma,
+                                 step=step, max_iter=max_iter, init=init.value,
+                                 init_norm=init_norm, init_rank=init_rank, seed=seed,
+                                 progress=not quiet)
+        except (ValueError, TypeError, OSError, RuntimeError, ImportError) as e:
+            fail(str(e))
+        if not quiet:
+            typer.echo(f"{msg}\nwrote {out}")
+        return
+    init_norm = 1e-3 if init_norm is None else init_norm
+    max_iter = 1000 if max_iter is None else max_iter
     try:
         P = Problem.load(problem)
         if model is ModelKind.fixed_rank or solver is SolverKind.rgd:
