@@ -40,6 +40,8 @@ class InitKind(str, Enum):
 
 class SolverKind(str, Enum):
     gd = "gd"
+    noisy_gd = "noisy-gd"
+    perturbed_gd = "perturbed-gd"
 
 
 def fail(message: str) -> None:
@@ -73,6 +75,11 @@ def solve(
     rank: Annotated[int, typer.Option(help="number of factor columns p")] = 1,
     mu: Annotated[float, typer.Option(help="balancing weight μ of μ/4‖UᵀU − VᵀV‖²")] = 0.0,
     solver: Annotated[SolverKind, typer.Option()] = SolverKind.gd,
+    noise: Annotated[float | None, typer.Option(help="noisy-gd: noise radius ε; perturbed-gd: "
+                                                "perturbation ball radius (default 1e-3)")]
+        = None,
+    init_from: Annotated[Path | None, typer.Option(help="start from the factors in a "
+                                                   "RESULT.npz (e.g. a saddle)")] = None,
     init: Annotated[InitKind, typer.Option()] = InitKind.small,
     init_norm: Annotated[float, typer.Option(help="‖U₀‖_F (or u0 for identity)")] = 1e-3,
     init_rank: Annotated[int | None, typer.Option(help="rank of U₀ for --init rank")] = None,
@@ -93,6 +100,7 @@ def solve(
     from lowranklab.objective import Objective
     from lowranklab.problems import Problem
     from lowranklab.solvers import gradient_descent
+    from lowranklab.solvers.noisy import solve_with, theta_from_result
 
     try:
         P = Problem.load(problem)
@@ -108,12 +116,23 @@ def solve(
             par = BalancedFactor(d1, d2, rank, mu=mu)
         if step is not None and not step > 0:
             raise ValueError(f"--step must be > 0, got {step}")
+        if noise is not None and solver is SolverKind.gd:
+            raise ValueError("--noise applies to --solver noisy-gd or perturbed-gd only")
         rng = np.random.default_rng(seed)
-        theta0 = initialize(par, init.value, rng, norm=init_norm, rank=init_rank, op=P.op, b=P.b)
+        if init_from is not None:
+            theta0 = theta_from_result(init_from, par)
+        else:
+            theta0 = initialize(par, init.value, rng, norm=init_norm, rank=init_rank, op=P.op,
+                                b=P.b)
         obj = Objective(P.loss(), par)
-        res = gradient_descent(obj, theta0, step=step, line_search=line_search,
-                               max_iter=max_iter, tol=tol, gtol=gtol, truth=P.truth,
-                               progress=not quiet)
+        if solver is SolverKind.gd:
+            res = gradient_descent(obj, theta0, step=step, line_search=line_search,
+                                   max_iter=max_iter, tol=tol, gtol=gtol, truth=P.truth,
+                                   progress=not quiet)
+        else:
+            res = solve_with(solver.value, obj, theta0, noise=noise, rng=rng, step=step,
+                             max_iter=max_iter, tol=tol, gtol=gtol, truth=P.truth,
+                             progress=not quiet)
         factors = dict(zip(("U", "V"), par.unpack(res.theta), strict=False))
         save_result(out, res, model_name=model.value, factors=factors, mu=mu)
     except (ValueError, TypeError, OSError, RuntimeError) as e:
