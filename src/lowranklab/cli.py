@@ -2,6 +2,7 @@
 
     lowranklab info
     lowranklab solve PROBLEM.npz --model sym|asym --rank P ... --out RESULT.npz
+    lowranklab inspect RESULT.npz --problem PROBLEM.npz [--json]
     lowranklab experiments
     lowranklab run NAME [--quick] [--seed S] [--set key=value ...] [--out DIR]
     lowranklab figure NAME [--out DIR]
@@ -140,6 +141,25 @@ def solve(
     if not quiet:
         typer.echo(str(res))
         typer.echo(f"wrote {out}")
+
+
+@app.command()
+def inspect(
+    result: Annotated[Path, typer.Argument(help="RESULT.npz written by `lowranklab solve`")],
+    problem: Annotated[Path, typer.Option(help="PROBLEM.npz the result was solved on")],
+    json_: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    f_star: Annotated[float | None, typer.Option(help="known optimal value (default: 0 for a "
+                                                     "noiseless planted truth, else a "
+                                                     "certificate)")] = None,
+) -> None:
+    """What is this point? Gradient, Hessian spectrum on the symmetry complement, and kind."""
+    from lowranklab.landscape.inspect import inspect_files
+
+    try:
+        report = inspect_files(result, problem, f_star=f_star)
+    except (ValueError, TypeError, OSError, RuntimeError) as e:
+        fail(str(e))
+    typer.echo(json.dumps(report.as_dict()) if json_ else str(report))
 
 
 @app.command("experiments")
