@@ -81,3 +81,39 @@ def draw_table(ax, df: pd.DataFrame, *, fontsize: float = 7.0) -> None:
     tab.auto_set_font_size(False)
     tab.set_fontsize(fontsize)
     tab.scale(1.0, 1.15)
+
+
+def weighted_pca_objective(w: float) -> Objective:
+    """h(u) = ½‖Ω ⊙ (uuᵀ − 11ᵀ)‖²_F, Ω = [[w, 1], [1, w]], u ∈ R² (zhu2021 eq. (21))."""
+    from lowranklab.models import SymmetricFactor
+    from lowranklab.problems.smooth_losses import WeightedPCA
+
+    return Objective(WeightedPCA(np.array([[w, 1.0], [1.0, w]]), np.ones((2, 2))),
+                     SymmetricFactor(2, 1))
+
+
+def weighted_pca_multistart(w: float, starts: np.ndarray, *, gtol: float = 1e-10) -> pd.DataFrame:
+    """BFGS from each start; each limit with its value, gradient norm, Hessian eigenvalues and
+    kind: global (h ≈ 0), spurious_min (λ_min > 0, h > 0), saddle, or not_converged."""
+    from scipy.optimize import minimize
+
+    obj = weighted_pca_objective(w)
+    rows = []
+    for u0 in starts:
+        res = minimize(obj.value_and_grad, u0, jac=True, method="BFGS",
+                       options={"gtol": gtol, "maxiter": 2000})
+        u = res.x
+        gn = float(np.linalg.norm(obj.grad(u)))
+        lam = hessian_eigenvalues(obj, u)
+        h = obj.value(u)
+        if gn > 1e-6:
+            kind = "not_converged"
+        elif h < 1e-10:
+            kind = "global"
+        elif lam[0] > 1e-8:
+            kind = "spurious_min"
+        else:
+            kind = "saddle"
+        rows.append({"w": w, "u1_0": u0[0], "u2_0": u0[1], "u1": u[0], "u2": u[1], "h": h,
+                     "grad_norm": gn, "lam1": lam[0], "lam2": lam[1], "kind": kind})
+    return pd.DataFrame(rows)
