@@ -161,6 +161,18 @@ def test_fixed_rank_spurious_points(rng):
         assert rep.lambda_min == pytest.approx(-top_missing, abs=1e-8)
     with pytest.raises(ValueError, match="distinct"):
         fixed_rank_spurious_points(np.eye(4), 2)
+    # X of rank 4 > r = 2: same criticality with a completion from the null spaces
+    d4 = np.array([4.0, 3.0, 2.0, 1.0])
+    P4 = np.linalg.qr(rng.standard_normal((n, 4)))[0]
+    Q4 = np.linalg.qr(rng.standard_normal((m, 4)))[0]
+    X4 = P4 @ np.diag(d4) @ Q4.T
+    pts = fixed_rank_spurious_points(X4, 2)
+    assert len(pts) == 3
+    for p in pts:
+        E = p.Z.dense() - X4
+        assert 0.5 * np.linalg.norm(E) ** 2 == pytest.approx(p.value, abs=1e-12)
+        Pu, Pv = p.U_complete @ p.U_complete.T, p.V_complete @ p.V_complete.T
+        assert np.linalg.norm(Pu @ E + E @ Pv - Pu @ E @ Pv) <= 1e-12
 
 
 def test_closed_form_input_validation(rng):

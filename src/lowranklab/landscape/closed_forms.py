@@ -153,7 +153,7 @@ class SpuriousPoint:
 
     `U_complete`, `V_complete` (n×r, m×r, orthonormal) contain col(Z#) and are orthogonal to the
     missing singular vectors, so P_T(Z# − X) = 0 for that tangent space (hou2021 §3.1); they are
-    None when n or m < 2r − s.
+    None when min(n, m) < rank X + r − s.
     """
 
     eta: tuple[int, ...]
@@ -167,7 +167,7 @@ class SpuriousPoint:
 def fixed_rank_spurious_points(X: np.ndarray, r: int) -> list[SpuriousPoint]:
     """The 2^r − 1 spurious critical points Z#(η) = Σᵢ ηᵢ dᵢ uᵢvᵢᵀ, η ∈ {0,1}^r \\ {1}, of
     ½‖Z − X‖²_F on M_r, for X of rank ≥ r with distinct top singular values
-    (hou2021 Lemma 2.4 / Def. 2.5). f(Z#) = ½ Σ_{ηᵢ=0} dᵢ²."""
+    (hou2021 Lemma 2.4 / Def. 2.5). f(Z#) = ½ Σ_{ηᵢ=0} dᵢ² (+ ½ Σ_{i>r} dᵢ² if rank X > r)."""
     X = _matrix(X, "X")
     P, d, Qt = np.linalg.svd(X, full_matrices=True)
     n, m = X.shape
@@ -175,8 +175,11 @@ def fixed_rank_spurious_points(X: np.ndarray, r: int) -> list[SpuriousPoint]:
         raise ValueError(f"r must be an integer in [1, {min(n, m)}], got {r!r}")
     if d[r - 1] <= 1e-12 * d[0]:
         raise ValueError(f"X must have rank >= r = {r}")
-    if np.any(np.abs(np.diff(d[:r])) <= 1e-8 * d[0]):
-        raise ValueError("X must have distinct top-r singular values (hou2021 Lemma 2.4)")
+    if np.any(np.abs(np.diff(d[: r + 1])) <= 1e-8 * d[0]):
+        raise ValueError("X must have distinct top-r singular values and σ_r > σ_{r+1} "
+                         "(hou2021 Lemma 2.4)")
+    rank_x = int(np.sum(d > 1e-12 * d[0]))
+    tail = 0.5 * float(np.sum(d[r:rank_x] ** 2))  # beyond the top r (X of rank > r)
     out = []
     for eta in itertools.product((1, 0), repeat=r):
         if all(eta):
@@ -186,13 +189,14 @@ def fixed_rank_spurious_points(X: np.ndarray, r: int) -> list[SpuriousPoint]:
         root = np.sqrt(d[kept])
         Z = LowRank(P[:, kept] * root, Qt[kept].T * root)
         s = len(kept)
-        # completion: kept vectors + singular vectors beyond r (orthogonal to all of U_x)
-        extra = list(range(r, r + (r - s)))
+        # completion: kept singular vectors + vectors of the null spaces of X and Xᵀ, which are
+        # orthogonal to every missing singular vector (hou2021 §3.1: U_3 ⊥ U_2, V_3 ⊥ V_2)
+        extra = list(range(rank_x, rank_x + (r - s)))
         Uc = Vc = None
-        if r + (r - s) <= min(n, m):
+        if rank_x + (r - s) <= min(n, m):
             Uc = P[:, kept + extra]
             Vc = Qt.T[:, kept + extra]
-        value = 0.5 * float(np.sum(d[miss] ** 2))
+        value = 0.5 * float(np.sum(d[miss] ** 2)) + tail
         out.append(SpuriousPoint(tuple(eta), Z, value, s, Uc, Vc))
     return out
 
