@@ -1,7 +1,7 @@
 """zhu2021 (seed002_spec §2) claims about points and regions, tested with the landscape toolkit.
 
-Covered here: C2, C5, C6, C7, C8, C9, C10, C11, C12, C13, C14, C16, C20, C21. The other claims
-(C1, C3, C4, C15, C17–C19, C22: lemmas on functions, derivative plumbing and dynamics) are
+Covered here: C1, C2, C5, C6, C7, C8, C9, C10, C11, C12, C13, C14, C16, C20, C21. The other claims
+(C3, C4, C15, C17–C19, C22: lemmas on functions, derivative plumbing and dynamics) are
 tested by the zhu2021 experiment/solver tests.
 Tolerances follow seed002_spec §2: gradients at constructed points ≤ 1e-10, eigenvalue
 inequalities `lhs <= bound + 1e-8`, ratios ≥ 1 − 1e-9.
@@ -32,7 +32,7 @@ from lowranklab.landscape.regions import (
 from lowranklab.models import BalancedFactor
 from lowranklab.objective import Objective
 from lowranklab.problems.balanced_truth import planted_spectrum
-from lowranklab.problems.smooth_losses import QuadRSC, synthetic_rip_sensing
+from lowranklab.problems.smooth_losses import LogCoshRSC, QuadRSC, synthetic_rip_sensing
 
 EIG_TOL = 1e-8
 RATIO_TOL = 1e-9
@@ -41,6 +41,23 @@ RATIO_TOL = 1e-9
 def _orth(rng, n, r):
     Q, R = np.linalg.qr(rng.standard_normal((n, r)))
     return Q * np.sign(np.diag(R))
+
+
+# ------------------------------------------------------------------ the global minimizer
+@pytest.mark.parametrize("kind", ["quadrsc", "logcosh"])
+def test_C1_global_minimizer_quadratic_growth(kind, rng):
+    """Prop 1: f(X) − f(X★) ≥ a/2‖X − X★‖²_F for every X of rank ≤ r (c = 0.4, n = 5, m = 4,
+    r = 2; 2000 random rank-2 X at scales 0.01–10); X★ is then the unique global minimizer."""
+    t = planted_spectrum(5, 4, [2.0, 1.0], rng)
+    loss = QuadRSC(t.Xstar, 0.4, rng) if kind == "quadrsc" else LogCoshRSC(t.Xstar, 0.4)
+    f_star = loss.value(t.Xstar)
+    assert abs(f_star) <= 1e-12
+    ratios = []
+    for _ in range(2000):
+        X = rng.standard_normal((5, 2)) @ rng.standard_normal((2, 4)) * 10 ** rng.uniform(-2, 1)
+        ratios.append((loss.value(X) - f_star) / (0.5 * loss.a_rsc
+                                                  * np.linalg.norm(X - t.Xstar) ** 2))
+    assert min(ratios) >= 1 - RATIO_TOL
 
 
 # ------------------------------------------------------------------ critical points (App. A)
