@@ -117,3 +117,9 @@ def weighted_pca_multistart(w: float, starts: np.ndarray, *, gtol: float = 1e-10
         rows.append({"w": w, "u1_0": u0[0], "u2_0": u0[1], "u1": u[0], "u2": u[1], "h": h,
                      "grad_norm": gn, "lam1": lam[0], "lam2": lam[1], "kind": kind})
     return pd.DataFrame(rows)
+
+
+def c_max_theorem1(Xstar: np.ndarray, r: int) -> float:
+    """c ≤ σ_r^{3/2}/(100‖X★‖_F‖X★‖^{1/2}) (zhu2021 eq. (14))."""
+    s = np.linalg.svd(Xstar, compute_uv=False)
+    return float(s[r - 1] ** 1.5 / (100 * np.linalg.norm(Xstar) * np.sqrt(s[0])))

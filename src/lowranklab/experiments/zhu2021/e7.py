@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
-from lowranklab.experiments.zhu2021._common import PAPER, objective_for
+from lowranklab.experiments.zhu2021._common import PAPER, c_max_theorem1, objective_for
 from lowranklab.problems.balanced_truth import aligned_residual, dist, planted_spectrum
 from lowranklab.problems.smooth_losses import MatrixFactorizationLoss, QuadRSC
 from lowranklab.solvers import gradient_descent
@@ -28,12 +28,6 @@ class E7Config(ExperimentConfig):
     trials: int = 3
     record_every: int = 5
     practical_step_factor: float = 0.1  # a practical η = 0.1/σ₁ for comparison
-
-
-def c_max_theorem1(Xstar: np.ndarray, r: int) -> float:
-    """c ≤ σ_r^{3/2}/(100‖X★‖_F‖X★‖^{1/2}) (zhu2021 eq. (14))."""
-    s = np.linalg.svd(Xstar, compute_uv=False)
-    return float(s[r - 1] ** 1.5 / (100 * np.linalg.norm(Xstar) * np.sqrt(s[0])))
 
 
 def run(cfg: E7Config, ctx: Context) -> dict[str, pd.DataFrame]:
