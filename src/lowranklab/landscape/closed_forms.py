@@ -33,8 +33,10 @@ from lowranklab.problems import LeastSquares
 class CriticalPoint:
     """One critical point of g with the paper's prediction for its curvature.
 
-    `lambda_min_bound`: the theorem's upper bound on λ_min(∇²g) at a saddle (−σ_k for exact/over,
-    −(σ_r − σ_{r+1}) for under); 0 at a global minimizer (λ_min = 0 there, Thm 2).
+    `lambda_min_bound`: the theorem's upper bound on λ_min(∇²g) (full Hessian) at a saddle (−σ_k
+    for exact/over, −(σ_r − σ_{r+1}) for under); 0 at a global minimizer (λ_min = 0 there, on
+    the symmetry orbit, Thm 2). At saddles the symmetry orbit is orthogonal to the witness, so
+    the restricted λ_min of `classify_point` equals the full one.
     `witness`: unit direction Δ (flat, θ-space) with Rayleigh quotient `witness_curvature`
     (None at global minimizers); `lambda_min_expected`: the value observed to be exact with
     distinct singular values (seed002_spec §1.8: equality −σ_k, resp. −(σ_i★ − λ_min(UᵀU))).
