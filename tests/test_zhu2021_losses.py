@@ -103,6 +103,8 @@ def test_known_constants(rng):
     assert phi2.min() >= lc.a_rsc - 1e-12 and phi2.max() <= lc.b_rsc + 1e-12
     assert np.isclose(phi2.min(), lc.a_rsc) and np.isclose(phi2.max(), lc.b_rsc, atol=1e-3)
     assert np.isclose(lc.mu_balanced(), 0.5)
+    s, a2, b2 = wp.normalized()  # zhu2021 eq. (7): 2f/(a+b) has a' = 1 − c, b' = 1 + c
+    assert np.isclose(a2, 1 - wp.c) and np.isclose(b2, 1 + wp.c) and np.isclose(s * wp.b_rsc, b2)
 
 
 def test_losses_reject_bad_input(rng):

@@ -53,6 +53,13 @@ class RSCLoss(Loss):
     def c(self) -> float:
         return (self.b_rsc - self.a_rsc) / (self.a_rsc + self.b_rsc)
 
+    def normalized(self) -> tuple[float, float, float]:
+        """(scale, a', b') of the normalization f → 2f/(a + b) (zhu2021 eq. (7)): a' = 1 − c,
+        b' = 1 + c."""
+        s = 2.0 / (self.a_rsc + self.b_rsc)
+        # zhu2021 §III-A prints b' = 2a/(a + b); the rescaled upper constant is 2b/(a + b)
+        return s, s * self.a_rsc, s * self.b_rsc
+
     def mu_balanced(self) -> float:
         """μ = (a + b)/4: the theorems' μ = 1/2 for the normalized f (seed002 §1.2)."""
         return (self.a_rsc + self.b_rsc) / 4.0
@@ -66,6 +73,8 @@ class RSCLoss(Loss):
 
 class MatrixFactorizationLoss(RSCLoss):
     """f(X) = ½‖X − X★‖²_F (zhu2021 eq. (29)); ∇f = X − X★, ∇²f[D] = D; a = b = 1, c = 0."""
+
+    # zhu2021 eq. (3) prints ‖UVᵀ − X★‖²_F without ½; every result uses the ½ of eq. (29)
 
     def __init__(self, Xstar: np.ndarray) -> None:
         self.Xstar = _check_truth(Xstar)

@@ -22,6 +22,7 @@ def mf_objective(t: BalancedTruth, r: int, mu: float) -> Objective:
 
 def objective_for(loss: Loss, r: int, mu: float) -> Objective:
     """G(W) = f(UVᵀ) + μ/4‖UᵀU − VᵀV‖²_F (zhu2021 eq. (9))."""
+    # the text after (9) cites "(29)" for this objective; (9) is meant
     n, m = loss.shape
     return Objective(loss, BalancedFactor(n, m, r, mu=mu))
 
@@ -121,5 +122,6 @@ def weighted_pca_multistart(w: float, starts: np.ndarray, *, gtol: float = 1e-10
 
 def c_max_theorem1(Xstar: np.ndarray, r: int) -> float:
     """c ≤ σ_r^{3/2}/(100‖X★‖_F‖X★‖^{1/2}) (zhu2021 eq. (14))."""
+    # the text calls a, b of (6) "the constants α and β in (14)"; c = (b − a)/(a + b)
     s = np.linalg.svd(Xstar, compute_uv=False)
     return float(s[r - 1] ** 1.5 / (100 * np.linalg.norm(Xstar) * np.sqrt(s[0])))

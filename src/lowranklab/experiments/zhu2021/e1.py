@@ -56,8 +56,19 @@ def run(cfg: E1Config, ctx: Context) -> dict[str, pd.DataFrame]:
             scale = max(abs(lam[-1]), 1.0)
             w = p.witness
             rq = float(w @ obj.hvp(p.theta, w) / (w @ w)) if w is not None else np.nan
+            W = np.vstack([p.U, p.V])
+            # Thm 2: WWᵀ − W★W★ᵀ = 2Q(Λ − Σ)Qᵀ (printed with ½), so −½‖·‖ = −σ_k
+            half = -0.5 * float(np.linalg.norm(W @ W.T - t.W @ t.W.T, 2))
+            skew = np.nan
+            if p.is_global and r > 1:  # Δ = [U S; V S], S skew: the O(r) orbit is flat
+                S = np.zeros((r, r))
+                S[0, 1], S[1, 0] = 1.0, -1.0
+                # (Thm 2's Δ_V^{(i,j)} is printed with U★; it is V★(e_j e_iᵀ − e_i e_jᵀ))
+                dlt = obj.model.pack(p.U @ S, p.V @ S)
+                skew = float(dlt @ obj.hvp(p.theta, dlt))
             rows.append({
-                "case": case, "r": r, "rank_X": t.r, "mu": mu, "kept": p.label[5:],
+                "case": case, "half_norm_bound": half, "skew_curvature": skew, "r": r,
+                "rank_X": t.r, "mu": mu, "kept": p.label[5:],
                 "global": p.is_global, "g": obj.value(p.theta), "g_closed": p.value,
                 "grad_norm": float(np.linalg.norm(obj.grad(p.theta))),
                 "imbalance": float(np.linalg.norm(p.U.T @ p.U - p.V.T @ p.V)),
@@ -123,6 +134,19 @@ def claims(tables, cfg: E1Config) -> list[Claim]:
               holds=bool((sad[sad.case != "under"].witness_rq
                           - sad[sad.case != "under"].expected).abs().max() < 1e-10)),
     ]
+    eo = sad[sad.case != "under"]
+    out.append(Claim(
+        id="bound-is-half-norm", statement="exact/over saddles: −½‖WWᵀ − W★W★ᵀ‖ = −σ_k, i.e. "
+                                           "WWᵀ − W★W★ᵀ = 2Q(Λ − Σ)Qᵀ (the paper prints ½)",
+        paper_value="λ_min ≤ −½‖WWᵀ − W★W★ᵀ‖ = −σ_k",
+        measured=float((eo.half_norm_bound - eo.bound).abs().max()),
+        holds=bool((eo.half_norm_bound - eo.bound).abs().max() < 1e-10)))
+    gsk = a[a["global"] & a.skew_curvature.notna()]
+    out.append(Claim(
+        id="flat-orbit", statement="global minima are not strongly convex: "
+                                   "[∇²g(W★)](W★S, W★S) = 0 for skew S (Thm 2)",
+        paper_value=0.0, measured=float(gsk.skew_curvature.abs().max()),
+        holds=bool(len(gsk) > 0 and gsk.skew_curvature.abs().max() < 1e-10)))
     ex = a[a.case == "exact"]
     eq = float((ex[~ex["global"]].lambda_min - ex[~ex["global"]].expected).abs().max())
     spread = float(ex.groupby("kept").lambda_min.agg(lambda s: s.max() - s.min()).max())

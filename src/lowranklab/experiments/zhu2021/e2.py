@@ -63,6 +63,7 @@ def _sample(t, rng, kind):
         return _orth(rng, N, r) @ np.diag(np.sort(s)[::-1]) @ _orth(rng, r, r)
     if kind == "product":  # unbalanced, same product UVᵀ = X★ (R3')
         M = np.diag(np.exp(rng.normal(0, 0.5, r))) @ _orth(rng, r, r)
+        # zhu2021 §A-F prints W̃ = [UM; VM⁻¹]; UVᵀ is preserved by [UM; VM⁻ᵀ]
         return np.vstack([t.U @ M, t.V @ np.linalg.inv(M).T])
     s = rng.uniform(0, 1, r) * 10 ** rng.uniform(-1, 0.7) * nstar  # "scaled": R3'', R3'''
     return _orth(rng, N, r) @ np.diag(np.sort(s)[::-1]) @ _orth(rng, r, r)

@@ -37,6 +37,7 @@ def run(cfg: E7Config, ctx: Context) -> dict[str, pd.DataFrame]:
     c = c_max_theorem1(t.Xstar, r)
     cases = {
         # name: (loss, α, β)   zhu2021 Thm 5 (40) and Thm 1 (15)
+        # Thm 5 (40) states σ_r/32 (tested as stated); its proof gives σ_r/16, as (15) of Thm 1
         "g (MF, Thm 5)": (MatrixFactorizationLoss(t.Xstar), sr / 32, 1 / (48 * s1)),
         f"G (QuadRSC c={c:.2g}, Thm 1)": (QuadRSC(t.Xstar, c, ctx.rng), sr / 16,
                                           1 / (260 * s1)),
@@ -50,6 +51,9 @@ def run(cfg: E7Config, ctx: Context) -> dict[str, pd.DataFrame]:
         for name, (loss, alpha, beta) in cases.items():
             obj = objective_for(loss, r, 0.5)
             model = obj.model
+            # Lemma 1's proof writes "μ ≤ 2β": the step-size condition is ν ≤ 2β
+            # (Def 8's AM-GM step prints ‖∇h‖² where ‖∇h‖ is meant; it forces αβ ≤ 1/4)
+            assert alpha * beta <= 0.25
             for kind, nu in (("Lemma 1 step ν = 2β", 2 * beta),
                              ("practical step", cfg.practical_step_factor / s1)):
                 def monitor(state, model=model, obj=obj, alpha=alpha, beta=beta):
