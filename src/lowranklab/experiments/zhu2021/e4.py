@@ -109,8 +109,10 @@ def plot(tables, cfg: E4Config):
     for mu, g in s.groupby("mu"):
         g = g.sort_values("p")
         lab = f"μ = {mu:g}" + (" (regularized)" if mu > 0 else " (no regularizer)")
-        axes[0].plot(g.p_over_dof, g.success_rate, "o-", label=lab)
-        axes[1].loglog(g.p_over_dof, g.median_rel_error, "o-", label=lab)
+        st = "o-" if mu > 0 else "s--"
+        kw = {"ms": 8 if mu > 0 else 5, "alpha": 0.8}
+        axes[0].plot(g.p_over_dof, g.success_rate, st, label=lab, **kw)
+        axes[1].loglog(g.p_over_dof, g.median_rel_error, st, label=lab, **kw)
     for ax in axes:
         ax.axvline(1.0, color="gray", ls=":", label="p = (n+m−r)r")
         ax.set_xlabel("p / ((n + m − r) r)")
@@ -128,5 +130,5 @@ register(Experiment(
     name="zhu2021.e4", paper="zhu2021", figure="E4",
     summary="Gaussian sensing: GD success rate vs number of measurements, with/without ρ",
     config=E4Config, run=run, claims=claims, plot=plot,
-    quick={"trials": 4, "ps": [50, 100, 200, 350]},
+    quick={"trials": 4, "ps": [50, 100, 150, 200, 350]},
 ))
