@@ -198,3 +198,20 @@ def test_callbacks_stop_noisy_solvers(rng):
     res = noisy_gradient_descent(obj, th0, rng=rng, step=0.01, max_iter=100,
                                  callbacks=[lambda s: s.iteration >= 5], monitors=[])
     assert res.stop is StopCode.INTERRUPTED and res.iterations == 5
+
+
+def test_noise_free_solvers_reduce_to_gradient_descent(rng):
+    """noisy GD with ε = 0, and PGD whose gradient never falls below g_thres, are plain GD."""
+    from lowranklab.solvers import gradient_descent
+
+    t = planted_spectrum(6, 5, (2.0, 1.0), rng)
+    obj = Objective(LogCoshRSC(t.Xstar, 0.2), BalancedFactor(6, 5, 2, mu=0.5))
+    th0 = 0.3 * rng.standard_normal(obj.dim)
+    ref = gradient_descent(obj, th0, step=0.05, max_iter=200, monitors=[])
+    a = noisy_gradient_descent(obj, th0, noise=0.0, rng=rng, step=0.05, max_iter=200,
+                               monitors=[])
+    b = perturbed_gradient_descent(obj, th0, rng=rng, g_thres=0.0, step=0.05, max_iter=200,
+                                   monitors=[])
+    np.testing.assert_array_equal(a.theta, ref.theta)
+    np.testing.assert_array_equal(b.theta, ref.theta)
+    assert b.info["perturbation_iters"] == [] and a.iterations == b.iterations == 200

@@ -185,7 +185,8 @@ def noisy_gradient_descent(
                 break
     except KeyboardInterrupt:
         stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
-    return L.result(k, stop, message, {"noise": 0.0},
+    eps_end = noise if (noise_until is None or k < noise_until) else 0.0
+    return L.result(k, stop, message, {"noise": eps_end},
                     {"solver": "noisy-gd", "noise": float(noise), "noise_until": noise_until})
 
 
@@ -295,9 +296,10 @@ def theta_from_result(path, model) -> np.ndarray:
     """θ for `model` from a RESULT.npz written by `lowranklab solve` (`--init-from`): U, and V
     for balanced models; the factor shapes must match the model's."""
     from lowranklab.io import load_result
+    from lowranklab.models import BalancedFactor
 
     data = load_result(path)
-    factors = [data["U"]] if not hasattr(model, "d2") else [data["U"], data.get("V")]
+    factors = [data["U"], data.get("V")] if isinstance(model, BalancedFactor) else [data["U"]]
     if any(f is None for f in factors):
         raise ValueError(f"{path}: has no 'V'; it was not written by an asymmetric model")
     try:
