@@ -21,7 +21,12 @@ from lowranklab.problems.balanced_truth import (
     procrustes,
     psd_objective,
 )
-from lowranklab.problems.smooth_losses import LogCoshRSC, MatrixFactorizationLoss, QuadRSC
+from lowranklab.problems.smooth_losses import (
+    LogCoshRSC,
+    MatrixFactorizationLoss,
+    QuadRSC,
+    c_max_theorem1,
+)
 from lowranklab.solvers import gradient_descent
 
 RATIO_TOL = 1e-9
@@ -35,12 +40,6 @@ def _orth(rng, n, r):
 def _obj(loss, r, mu):
     n, m = loss.shape
     return Objective(loss, BalancedFactor(n, m, r, mu=mu))
-
-
-def _c_max(sigma) -> float:
-    """zhu2021 eq. (14) (its "constants α and β" mean a and b of (6))."""
-    s = np.asarray(sigma, dtype=float)
-    return float(s[-1] ** 1.5 / (100 * np.linalg.norm(s) * np.sqrt(s[0])))
 
 
 # ----------------------------------------------------------------------------- C1
@@ -114,7 +113,12 @@ def test_C15_lemma1_linear_rate_in_R1(which, rng):
     if which == "g":
         loss, alpha, beta = MatrixFactorizationLoss(t.Xstar), sig[-1] / 32, 1 / (48 * sig[0])
     else:
-        loss, alpha, beta = QuadRSC(t.Xstar, _c_max(sig), rng), sig[-1] / 16, 1 / (260 * sig[0])
+        c = c_max_theorem1(t.Xstar, 3)
+        loss, alpha, beta = QuadRSC(t.Xstar, c, rng), sig[-1] / 16, 1 / (260 * sig[0])
+        # ‖X★‖ ≤ ‖X★‖_F ≤ √r‖X★‖: 1/(100√r κ^{3/2}) ≤ c_max ≤ 1/(100κ^{3/2}) ≤ 0.01
+        # (spec §1.2 states "c_max ≤ 1/(100√r κ^{3/2})": that inequality is reversed)
+        kap = sig[0] / sig[-1]
+        assert 1 / (100 * np.sqrt(3) * kap**1.5) <= c <= 1 / (100 * kap**1.5) <= 0.01
     # Def 8's AM-GM step forces αβ ≤ 1/4 (the paper's ‖∇h‖² there should read ‖∇h‖)
     assert alpha * beta <= 0.25
     obj = _obj(loss, 3, 0.5)

@@ -248,3 +248,12 @@ def gaussian_sensing(Xstar: np.ndarray, p: int, rng: np.random.Generator) -> Sen
     N = Xstar.size
     delta = float(np.linalg.norm(op.A.T @ op.A - np.eye(N), 2)) if p >= N else float("nan")
     return SensingRSC(op, Xstar, delta)
+
+
+def c_max_theorem1(Xstar: np.ndarray, r: int) -> float:
+    """c ≤ σ_r^{3/2}/(100‖X★‖_F‖X★‖^{1/2}) (zhu2021 eq. (14)), the c under which
+    Thm 1 holds; 1/(100√r κ^{3/2}) ≤ c_max ≤ 1/(100κ^{3/2}) ≤ 0.01 (the lower end gives
+    zhu2021 eq. (27))."""
+    # the text calls a, b of (6) "the constants α and β in (14)"; c = (b − a)/(a + b)
+    s = np.linalg.svd(Xstar, compute_uv=False)
+    return float(s[r - 1] ** 1.5 / (100 * np.linalg.norm(Xstar) * np.sqrt(s[0])))

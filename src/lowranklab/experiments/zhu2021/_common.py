@@ -9,7 +9,10 @@ from lowranklab.models import BalancedFactor
 from lowranklab.objective import Objective
 from lowranklab.problems.balanced_truth import BalancedTruth, dist
 from lowranklab.problems.loss import Loss
-from lowranklab.problems.smooth_losses import MatrixFactorizationLoss
+from lowranklab.problems.smooth_losses import (  # noqa: F401 (c_max re-exported)
+    MatrixFactorizationLoss,
+    c_max_theorem1,
+)
 
 PAPER = "Zhu, Li, Tang & Wakin (2021)"
 
@@ -119,9 +122,3 @@ def weighted_pca_multistart(w: float, starts: np.ndarray, *, gtol: float = 1e-10
                      "grad_norm": gn, "lam1": lam[0], "lam2": lam[1], "kind": kind})
     return pd.DataFrame(rows)
 
-
-def c_max_theorem1(Xstar: np.ndarray, r: int) -> float:
-    """c ≤ σ_r^{3/2}/(100‖X★‖_F‖X★‖^{1/2}) (zhu2021 eq. (14))."""
-    # the text calls a, b of (6) "the constants α and β in (14)"; c = (b − a)/(a + b)
-    s = np.linalg.svd(Xstar, compute_uv=False)
-    return float(s[r - 1] ** 1.5 / (100 * np.linalg.norm(Xstar) * np.sqrt(s[0])))
