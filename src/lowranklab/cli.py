@@ -2,6 +2,7 @@
 
     lowranklab info
     lowranklab solve PROBLEM.npz --model sym|asym --rank P ... --out RESULT.npz
+    lowranklab inspect RESULT.npz --problem PROBLEM.npz [--json]
     lowranklab experiments
     lowranklab run NAME [--quick] [--seed S] [--set key=value ...] [--out DIR]
     lowranklab figure NAME [--out DIR]
@@ -42,6 +43,8 @@ class InitKind(str, Enum):
 
 class SolverKind(str, Enum):
     gd = "gd"
+    noisy_gd = "noisy-gd"  # zhu2021 / Ge et al.
+    perturbed_gd = "perturbed-gd"  # Jin et al.
     rgd = "rgd"  # hou2021 Riemannian GD on the fixed-rank manifold
     merit = "merit"  # eftekhari2021 Algorithm 1
     merit_euler = "merit-euler"
@@ -80,6 +83,11 @@ def solve(
     rank: Annotated[int, typer.Option(help="number of factor columns p")] = 1,
     mu: Annotated[float, typer.Option(help="balancing weight μ of μ/4‖UᵀU − VᵀV‖²")] = 0.0,
     solver: Annotated[SolverKind, typer.Option()] = SolverKind.gd,
+    noise: Annotated[float | None, typer.Option(help="noisy-gd: noise radius ε; perturbed-gd: "
+                                                "perturbation ball radius (default 1e-3)")]
+        = None,
+    init_from: Annotated[Path | None, typer.Option(help="start from the factors in a "
+                                                   "RESULT.npz (e.g. a saddle)")] = None,
     init: Annotated[InitKind, typer.Option()] = InitKind.small,
     init_norm: Annotated[float | None, typer.Option(help="‖U₀‖_F (or u0 for identity); "
                                                     "default 1e-3, 3 for merit solvers")] = None,
@@ -105,6 +113,7 @@ def solve(
     from lowranklab.objective import Objective
     from lowranklab.problems import Problem
     from lowranklab.solvers import gradient_descent
+    from lowranklab.solvers.noisy import solve_with, theta_from_result
 
     if solver in (SolverKind.merit, SolverKind.merit_euler, SolverKind.merit_bfgs,
                   SolverKind.sdp):
@@ -151,12 +160,23 @@ def solve(
             par = BalancedFactor(d1, d2, rank, mu=mu)
         if step is not None and not step > 0:
             raise ValueError(f"--step must be > 0, got {step}")
+        if noise is not None and solver is SolverKind.gd:
+            raise ValueError("--noise applies to --solver noisy-gd or perturbed-gd only")
         rng = np.random.default_rng(seed)
-        theta0 = initialize(par, init.value, rng, norm=init_norm, rank=init_rank, op=P.op, b=P.b)
+        if init_from is not None:
+            theta0 = theta_from_result(init_from, par)
+        else:
+            theta0 = initialize(par, init.value, rng, norm=init_norm, rank=init_rank, op=P.op,
+                                b=P.b)
         obj = Objective(P.loss(), par)
-        res = gradient_descent(obj, theta0, step=step, line_search=line_search,
-                               max_iter=max_iter, tol=tol, gtol=gtol, truth=P.truth,
-                               progress=not quiet)
+        if solver is SolverKind.gd:
+            res = gradient_descent(obj, theta0, step=step, line_search=line_search,
+                                   max_iter=max_iter, tol=tol, gtol=gtol, truth=P.truth,
+                                   progress=not quiet)
+        else:
+            res = solve_with(solver.value, obj, theta0, noise=noise, rng=rng, step=step,
+                             max_iter=max_iter, tol=tol, gtol=gtol, truth=P.truth,
+                             progress=not quiet)
         factors = dict(zip(("U", "V"), par.unpack(res.theta), strict=False))
         save_result(out, res, model_name=model.value, factors=factors, mu=mu)
     except (ValueError, TypeError, OSError, RuntimeError) as e:
@@ -164,6 +184,25 @@ def solve(
     if not quiet:
         typer.echo(str(res))
         typer.echo(f"wrote {out}")
+
+
+@app.command()
+def inspect(
+    result: Annotated[Path, typer.Argument(help="RESULT.npz written by `lowranklab solve`")],
+    problem: Annotated[Path, typer.Option(help="PROBLEM.npz the result was solved on")],
+    json_: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    f_star: Annotated[float | None, typer.Option(help="known optimal value (default: 0 for a "
+                                                     "noiseless planted truth, else a "
+                                                     "certificate)")] = None,
+) -> None:
+    """What is this point? Gradient, Hessian spectrum on the symmetry complement, and kind."""
+    from lowranklab.landscape.inspect import inspect_files
+
+    try:
+        report = inspect_files(result, problem, f_star=f_star)
+    except (ValueError, TypeError, OSError, RuntimeError) as e:
+        fail(str(e))
+    typer.echo(json.dumps(report.as_dict()) if json_ else str(report))
 
 
 @app.command("experiments")
