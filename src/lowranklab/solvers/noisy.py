@@ -13,8 +13,6 @@ Both work for every `Objective` and return a `Result` like `gradient_descent`.
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -22,8 +20,8 @@ import numpy as np
 from lowranklab.lowrank import Matrix
 from lowranklab.objective import Objective
 from lowranklab.solvers import monitors as mon
-from lowranklab.solvers.result import Result, StopCode, Trace
-from lowranklab.solvers.step import default_step
+from lowranklab.solvers.loop import IterationLoop
+from lowranklab.solvers.result import Result, StopCode
 
 Callback = Callable[[mon.State], bool | None]
 
@@ -40,94 +38,6 @@ def unit_sphere(dim: int, rng: np.random.Generator) -> np.ndarray:
 def uniform_ball(dim: int, radius: float, rng: np.random.Generator) -> np.ndarray:
     """A point uniform in the ball B(0, radius) of R^dim (Jin et al. 2017)."""
     return radius * rng.uniform() ** (1.0 / dim) * unit_sphere(dim, rng)
-
-
-class _Loop:
-    """Bookkeeping shared by the two solvers: monitors, trace, callbacks, divergence, counts."""
-
-    def __init__(self, objective, theta0, step, truth, monitors, record_every, callbacks,
-                 progress, time_budget, blowup, name):
-        self.objective = objective
-        theta = objective.model.check(theta0, "theta0").copy()
-        if not np.all(np.isfinite(theta)):
-            raise ValueError("theta0 must be finite")
-        if int(record_every) != record_every or record_every < 1:
-            raise ValueError(f"record_every must be a positive integer, got {record_every}")
-        if step is None:
-            step = default_step(objective)
-        if not (np.isfinite(step) and step > 0):
-            raise ValueError(f"step must be a finite number > 0, got {step}")
-        self.theta, self.step = theta, float(step)
-        if monitors is None:
-            monitors = [mon.training_error(objective.loss), mon.spectrum()]
-            if truth is not None:
-                monitors.append(mon.test_error(truth))
-        self.monitors = [mon.basic, *monitors]
-        self.record_every = int(record_every)
-        self.callbacks = list(callbacks)
-        self.progress, self.time_budget, self.name = progress, time_budget, name
-        self.trace = Trace()
-        op = getattr(objective.loss, "op", None)
-        self.op = op
-        self.counts0 = dict(op.counts) if op is not None else {}
-        self.t0 = self.last_report = time.perf_counter()
-        self.e = objective.evaluate(theta)
-        if not np.isfinite(self.e.value):
-            raise ValueError("F(theta0) is not finite")
-        self.n_evals = 1
-        self.f_ref = max(abs(self.e.value), 1.0)
-        self.blowup = blowup
-        self._ls = mon.training_error(objective.loss)
-
-    def target(self) -> float:
-        return self._ls(mon.State(0, None, self.e, 0.0, 0.0)).get("train_error", self.e.value)
-
-    def record(self, k: int, extra: dict[str, float], force: bool = False) -> None:
-        if force or k % self.record_every == 0:
-            state = mon.State(k, self.theta, self.e, time.perf_counter() - self.t0, self.step)
-            row: dict[str, float] = {}
-            for m in self.monitors:
-                row.update(m(state))
-            row.update(extra)
-            self.trace.append(row)
-
-    def checks(self, k: int, tol, gtol) -> tuple[StopCode, str] | None:
-        gnorm = float(np.linalg.norm(self.e.grad))
-        if tol is not None and self.target() <= tol:
-            return StopCode.CONVERGED, f"training error <= {tol:g}"
-        if gtol is not None and gnorm <= gtol:
-            return StopCode.CONVERGED, f"gradient norm <= {gtol:g}"
-        if self.time_budget is not None and time.perf_counter() - self.t0 > self.time_budget:
-            return StopCode.BUDGET, f"time budget {self.time_budget:g} s spent"
-        state = mon.State(k, self.theta, self.e, time.perf_counter() - self.t0, self.step)
-        if any(cb(state) for cb in self.callbacks):
-            return StopCode.INTERRUPTED, "stopped by callback"
-        if self.progress and time.perf_counter() - self.last_report > 1.0:
-            self.last_report = time.perf_counter()
-            print(f"  {self.name} iter {k}  F={self.e.value:.3e}  |grad|={gnorm:.2e}",
-                  file=sys.stderr)
-        return None
-
-    def move(self, trial: np.ndarray, k: int) -> tuple[StopCode, str] | None:
-        e_new = self.objective.evaluate(trial)
-        self.n_evals += 1
-        if not np.isfinite(e_new.value) or not np.all(np.isfinite(e_new.grad)) or (
-            e_new.value > self.blowup * self.f_ref
-        ):
-            return StopCode.DIVERGED, (f"F = {e_new.value:.3e} at iteration {k + 1}; "
-                                       "last finite iterate returned")
-        self.theta, self.e = trial, e_new
-        return None
-
-    def result(self, k: int, stop: StopCode, message: str, extra: dict, info: dict) -> Result:
-        self.record(k, extra, force=True)
-        counts = {"grad_evals": self.n_evals}
-        if self.op is not None:
-            counts.update({key: v - self.counts0.get(key, 0) for key, v in self.op.counts.items()})
-        info = {"step": self.step, **info}
-        return Result(theta=self.theta, X=self.e.X, stop=stop, iterations=k, trace=self.trace,
-                      counts=counts, wall_time=time.perf_counter() - self.t0, message=message,
-                      info=info)
 
 
 def noisy_gradient_descent(
@@ -165,16 +75,14 @@ def noisy_gradient_descent(
         raise ValueError(f"noise_until must be a non-negative integer, got {noise_until}")
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator")
-    L = _Loop(objective, theta0, step, truth, monitors, record_every, callbacks, progress,
+    L = IterationLoop(objective, theta0, step, truth, monitors, record_every, callbacks, progress,
               time_budget, blowup, "noisy-gd")
     stop, message, k = StopCode.MAX_ITER, "", 0
     try:
         for k in range(max_iter + 1):
-            hit = L.checks(k, tol, gtol)
+            hit = L.checks(k, tol, gtol, max_iter)
             if hit:
                 stop, message = hit
-                break
-            if k == max_iter:
                 break
             eps = noise if (noise_until is None or k < noise_until) else 0.0
             L.record(k, {"noise": eps})
@@ -250,7 +158,7 @@ def perturbed_gradient_descent(
         raise ValueError(f"max_iter must be a non-negative integer, got {max_iter}")
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng must be a numpy.random.Generator")
-    L = _Loop(objective, theta0, step, truth, monitors, record_every, callbacks, progress,
+    L = IterationLoop(objective, theta0, step, truth, monitors, record_every, callbacks, progress,
               time_budget, blowup, "perturbed-gd")
     t_noise = -int(t_thres) - 1
     theta_tilde, e_tilde = None, None
