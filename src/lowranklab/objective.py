@@ -54,8 +54,8 @@ class Objective:
     def evaluate(self, theta: np.ndarray) -> Evaluation:
         X = self.model.to_matrix(theta)
         f, G = self.loss.value_and_grad(X)
-        grad = self.model.pull(theta, G) + self.model.reg_grad(theta)
-        return Evaluation(f + self.model.reg_value(theta), f, grad, X, G)
+        reg, reg_grad = self.model.reg_value_and_grad(theta)
+        return Evaluation(f + reg, f, self.model.pull(theta, G) + reg_grad, X, G)
 
     def hvp(self, theta: np.ndarray, theta_dot: np.ndarray, *, G=None) -> np.ndarray:
         """∇²F(θ)[θ̇]; pass G = ∇f(X(θ)) to reuse it across many products."""

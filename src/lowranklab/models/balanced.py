@@ -73,6 +73,14 @@ class BalancedFactor(Parametrization):
         D = self.imbalance(theta)
         return self.mu * np.vstack([U @ D, -(V @ D)]).ravel()
 
+    def reg_value_and_grad(self, theta) -> tuple[float, np.ndarray]:
+        if self.mu == 0:
+            return 0.0, np.zeros_like(theta)
+        U, V = self.unpack(theta)
+        D = U.T @ U - V.T @ V
+        g = self.mu * np.vstack([U @ D, -(V @ D)]).ravel()
+        return 0.25 * self.mu * float(np.sum(D**2)), g
+
     def reg_hvp(self, theta, theta_dot) -> np.ndarray:
         if self.mu == 0:
             return np.zeros_like(theta)

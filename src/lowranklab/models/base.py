@@ -51,6 +51,10 @@ class Parametrization(ABC):
     def reg_hvp(self, theta: np.ndarray, theta_dot: np.ndarray) -> np.ndarray:
         return np.zeros_like(theta)
 
+    def reg_value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """(ρ(θ), ∇ρ(θ)) in one pass; override when the two share work."""
+        return self.reg_value(theta), self.reg_grad(theta)
+
     def symmetry_tangents(self, theta: np.ndarray) -> np.ndarray:
         return np.zeros((self.dim, 0))
 
