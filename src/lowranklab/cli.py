@@ -40,6 +40,7 @@ class InitKind(str, Enum):
 
 class SolverKind(str, Enum):
     gd = "gd"
+    glrl = "glrl"  # glrl2021 Algorithm 1: the rank grows on its own, --rank caps it
 
 
 def fail(message: str) -> None:
@@ -70,7 +71,8 @@ def solve(
     out: Annotated[Path, typer.Option(help="RESULT.npz to write")],
     model: Annotated[ModelKind, typer.Option(help="sym: X = UUᵀ; asym: balanced X = UVᵀ")]
         = ModelKind.sym,
-    rank: Annotated[int, typer.Option(help="number of factor columns p")] = 1,
+    rank: Annotated[int | None, typer.Option(help="number of factor columns p (default 1; "
+                                                  "for --solver glrl a cap, default d)")] = None,
     mu: Annotated[float, typer.Option(help="balancing weight μ of μ/4‖UᵀU − VᵀV‖²")] = 0.0,
     solver: Annotated[SolverKind, typer.Option()] = SolverKind.gd,
     init: Annotated[InitKind, typer.Option()] = InitKind.small,
@@ -80,7 +82,10 @@ def solve(
                                                     "the curvature at the spectral estimate)")]
         = None,
     line_search: Annotated[str, typer.Option(help="constant or armijo")] = "constant",
-    max_iter: Annotated[int, typer.Option()] = 1000,
+    max_iter: Annotated[int | None, typer.Option(help="default 1000 (glrl: 10⁶ per phase)")]
+        = None,
+    epsilon: Annotated[float, typer.Option(help="glrl: squared norm ε of each new column")]
+        = 1e-7,
     tol: Annotated[float | None, typer.Option(help="stop when ‖A(X) − b‖² ≤ tol")] = None,
     gtol: Annotated[float | None, typer.Option(help="stop when ‖∇F‖ ≤ gtol")] = None,
     seed: Annotated[int, typer.Option()] = 0,
@@ -97,6 +102,20 @@ def solve(
     try:
         P = Problem.load(problem)
         d1, d2 = P.shape
+        if solver is SolverKind.glrl:
+            from lowranklab.solvers.greedy import solve_problem_glrl
+
+            if model is not ModelKind.sym:
+                raise ValueError("--solver glrl needs --model sym")
+            res, U = solve_problem_glrl(P, epsilon=epsilon, step=step, max_rank=rank,
+                                        max_iter=max_iter, gtol=gtol, progress=not quiet)
+            save_result(out, res, model_name=model.value, factors={"U": U})
+            if not quiet:
+                typer.echo(str(res))
+                typer.echo(f"wrote {out}")
+            return
+        rank = 1 if rank is None else rank
+        max_iter = 1000 if max_iter is None else max_iter
         if rank < 1 or rank > (d1 if model is ModelKind.sym else min(d1, d2)):
             raise ValueError(f"--rank must be in [1, {d1 if model is ModelKind.sym else min(d1, d2)}]"
                              f" for a {d1}×{d2} problem, got {rank}")
