@@ -223,6 +223,6 @@ def test_glrl_large_sparse_memory_small():
 @pytest.mark.slow
 def test_glrl_2000_no_dense():
     d = 2000
-    P, res, peak = _no_dense_glrl(d, 5, 0.02, 2000, 4)
+    P, res, peak = _no_dense_glrl(d, 5, 0.02, 300, 4)
     assert peak < 0.1 * d * d * 8
     assert res.info["rank"] == 5
