@@ -313,3 +313,22 @@ def test_deep_gd_rmsprop_clock(inst, rng):
     assert info["t"] > 0 and len(seen) == 6 and np.all(np.diff(seen) > 0)
     # scalar RMSprop: step length ≤ η/… : the first step has η̃ = η/(‖∇‖ + ε)
     assert info["t"] <= 50 * DEFAULT_L3.eta / DEFAULT_L3.eps
+
+
+def test_T15_deep_escape_direction():
+    from lowranklab.experiments.glrl2021.fig7 import instance
+    from lowranklab.solvers.glrl_flows import projective_deep_linear
+
+    rng = np.random.default_rng(0)
+    Q, W0 = instance(10, rng)
+    u0 = np.ones(10)
+    out = projective_deep_linear(Q, np.outer(u0, u0), 12)
+    assert np.interp(10.0, out["log10_ratio"], out["alignment"]) > 0.999
+    out = projective_deep_linear(Q, psd_power(W0, 0.5), 40)
+    assert out["alignment"].max() < 1e-6
+    Z = rng.standard_normal((10, 10))
+    out = projective_deep_linear(Q, psd_power(W0 + 0.5e-3 * (Z + Z.T), 0.5), 36)
+    assert np.interp(35.0, out["log10_ratio"], out["alignment"]) > 0.99
+    # closed form: t_i = 1/(2 q_i √w_i); coordinate 2 blows up first for every u ≤ 1.1
+    t = 1 / (2 * np.diag(Q) * np.sqrt(np.diag(W0)))
+    assert np.argmin(t) == 1 and 1 / 7.2 < 1 / (4 * np.sqrt(1.1))

@@ -182,3 +182,47 @@ def deep_rhs_19(W: np.ndarray, G: np.ndarray, L: float) -> np.ndarray:
     K = K_matrix(s, L)
     c = 1.0 if np.isinf(L) else L
     return -c * P @ ((P.T @ G @ Qt.T) * K) @ Qt
+
+
+# -- App. J.2: the deep linearised flow in projective coordinates (spec §2.4 Fig. 7) ------------
+def projective_deep_linear(Q: np.ndarray, M0: np.ndarray, log10_ratio_max: float, *,
+                           rtol: float = 1e-10, n_points: int = 400) -> dict[str, np.ndarray]:
+    """Ṁ = QM² + M²Q (eq. (40), L = 4, f linear with −∇f = Q) in projective form: M = rN with
+    ‖N‖_F = 1, h(N) = QN² + N²Q, dN/dτ = h − ⟨h, N⟩N, d log r/dτ = ⟨h, N⟩ (dτ = r dt), so the
+    finite-time blow-up is never reached. Integrated with DOP853 until
+    log10(‖W‖_F/‖W(0)‖_F) = log10_ratio_max, W = M². Returns log10_ratio (growth of ‖W‖_F) and
+    alignment |⟨v₁, u₁(W)⟩| with v₁ the top eigenvector of Q, at n_points points."""
+    Q = sym(np.asarray(Q, dtype=float))
+    d = Q.shape[0]
+    v1 = np.linalg.eigh(Q)[1][:, -1]
+    r0 = np.linalg.norm(M0)
+    N0 = M0 / r0
+    logW0 = np.log(np.linalg.norm(N0 @ N0)) + 2 * np.log(r0)
+
+    def rhs(tau, y):
+        N = y[:-1].reshape(d, d)
+        N2 = N @ N
+        h = Q @ N2 + N2 @ Q
+        c = float(np.sum(h * N))
+        return np.concatenate([(h - c * N).ravel(), [c]])
+
+    def log10_ratio(y):
+        N = y[:-1].reshape(d, d)
+        return (np.log(np.linalg.norm(N @ N)) + 2 * y[-1] - logW0) / np.log(10)
+
+    def event(tau, y):
+        return log10_ratio(y) - log10_ratio_max
+
+    event.terminal = True
+    y0 = np.concatenate([N0.ravel(), [np.log(r0)]])
+    sol = solve_ivp(rhs, (0.0, 1e7), y0, method="DOP853", rtol=rtol, atol=1e-14,
+                    events=event, dense_output=True)
+    taus = np.linspace(0.0, sol.t[-1], n_points)
+    ratio, align = [], []
+    for tau in taus:
+        y = sol.sol(tau)
+        N = sym(y[:-1].reshape(d, d))
+        u = np.linalg.eigh(N @ N)[1][:, -1]
+        ratio.append(log10_ratio(y))
+        align.append(abs(float(u @ v1)))
+    return {"log10_ratio": np.array(ratio), "alignment": np.array(align), "tau": taus}
