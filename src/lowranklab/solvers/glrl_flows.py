@@ -226,3 +226,58 @@ def projective_deep_linear(Q: np.ndarray, M0: np.ndarray, log10_ratio_max: float
         ratio.append(log10_ratio(y))
         align.append(abs(float(u @ v1)))
     return {"log10_ratio": np.array(ratio), "alignment": np.array(align), "tau": taus}
+
+
+def m_flow_solve(loss: Loss, W0: np.ndarray, L: float, T: float, *, t_eval=None,
+                 rtol: float = 1e-10, atol: float | None = None, method: str = "LSODA",
+                 return_solution: bool = False):
+    """Integrate the deep symmetric flow through M = W^{2/L}, eq. (12) (spec §1.4: the
+    recommended ODE for deep symmetric flows; L = 2 is the end-to-end flow (2)). W0 must be
+    symmetric PSD (balanced factors). Returns (t, list of W(t))."""
+    d = W0.shape[0]
+    M0 = psd_power(W0, 2.0 / L)
+    if atol is None:
+        atol = 1e-14 * max(np.linalg.norm(M0), 1e-300)
+
+    def f(t, y):
+        M = sym(y.reshape(d, d))
+        return m_flow_rhs(M, lambda W: dense_grad(loss, W), L).ravel()
+
+    sol = solve_ivp(f, (0.0, T), M0.ravel(), method=method, rtol=rtol, atol=atol, t_eval=t_eval,
+                    dense_output=return_solution)
+    Ws = [psd_power(sym(sol.y[:, k].reshape(d, d)), L / 2.0) for k in range(sol.y.shape[1])]
+    if return_solution:
+        return sol.t, Ws, lambda t: psd_power(sym(sol.sol(t).reshape(d, d)), L / 2.0)
+    return sol.t, Ws
+
+
+def refine_min_distance(W_of_t, ts: np.ndarray, Wref: np.ndarray) -> tuple[float, float]:
+    """min_t ‖W(t) − W_ref‖_F over continuous t: the sampled argmin refined by a bounded scalar
+    search on the dense output (spec §1.11: the discrete check is inaccurate near sharp dips)."""
+    from scipy.optimize import minimize_scalar
+
+    vals = [float(np.linalg.norm(W_of_t(t) - Wref)) for t in ts]
+    k = int(np.argmin(vals))
+    lo, hi = ts[max(k - 1, 0)], ts[min(k + 1, len(ts) - 1)]
+    if hi <= lo:
+        return vals[k], float(ts[k])
+    res = minimize_scalar(lambda t: float(np.linalg.norm(W_of_t(t) - Wref)), bounds=(lo, hi),
+                          method="bounded", options={"xatol": 1e-10 * max(hi, 1.0)})
+    return (float(res.fun), float(res.x)) if res.fun < vals[k] else (vals[k], float(ts[k]))
+
+
+def deep_grad_norm(W: np.ndarray, G: np.ndarray, L: int) -> float:
+    """‖∇_{U_{1:L}} f(U₁⋯U_L)‖_F for balanced symmetric factors of a PSD W:
+    ‖∇_{U_i}‖_F = ‖W^{(i−1)/L} G W^{(L−i)/L}‖_F (spec §1.11; depth 2: √2‖GU‖_F, the
+    two-factor convention)."""
+    tot = 0.0
+    for i in range(1, int(L) + 1):
+        A = psd_power(W, (i - 1) / L) @ G @ psd_power(W, (L - i) / L)
+        tot += float(np.sum(A * A))
+    return float(np.sqrt(tot))
+
+
+def low_rankness(W: np.ndarray, r: int) -> float:
+    """r-low-rankness √(Σ_{i>r} σ_i²(W)) (glrl2021 Def. 6.3)."""
+    s = np.linalg.svd(W, compute_uv=False)
+    return float(np.sqrt(np.sum(s[r:] ** 2)))
