@@ -123,7 +123,7 @@ def plot(tables, cfg: Fig2Config):
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=6, ncol=2)
     fig.suptitle(f"{TITLE}, Figure 2: GF visits the GLRL critical points; depth helps "
-                 f"(seed {cfg.instance_seed}, {cfg.init_kind} balanced init)")
+                 f"(seed {cfg.instance_seed}, init: {cfg.init_kind})")
     fig.tight_layout()
     return {"": fig}
 
