@@ -332,3 +332,25 @@ def test_T15_deep_escape_direction():
     # closed form: t_i = 1/(2 q_i √w_i); coordinate 2 blows up first for every u ≤ 1.1
     t = 1 / (2 * np.diag(Q) * np.sqrt(np.diag(W0)))
     assert np.argmin(t) == 1 and 1 / 7.2 < 1 / (4 * np.sqrt(1.1))
+
+
+def test_measures(rng):
+    from lowranklab.solvers.glrl_flows import deep_grad_norm, low_rankness
+    from lowranklab.solvers.trajectory import distance_to_points, polyline_distance
+
+    P = rng.standard_normal((6, 4))
+    x = rng.standard_normal(4)
+    ts = np.linspace(0, 1, 20001)
+    brute = min(np.min(np.linalg.norm(P[k] + ts[:, None] * (P[k + 1] - P[k]) - x, axis=1))
+                for k in range(5))
+    assert abs(polyline_distance(x.reshape(2, 2), P) - brute) < 1e-6
+    W = np.diag([3.0, 2.0, 1.0, 0.5])
+    assert np.isclose(low_rankness(W, 2), np.sqrt(1.25))
+    assert distance_to_points(W, [np.zeros((4, 4)), W]) == (0.0, 1)
+    # deep gradient norm from W equals the factor gradients of balanced symmetric factors
+    Us = balanced_symmetric_init(5, 3, 1.0, rng)
+    Wd = Us[0] @ Us[1] @ Us[2]
+    G = rng.standard_normal((5, 5))
+    G = G + G.T
+    fg = factor_grads(Us, G)
+    assert np.isclose(deep_grad_norm(Wd, G, 3), np.sqrt(sum(np.sum(g * g) for g in fg)))
