@@ -32,7 +32,8 @@ def run(cfg: Fig1Config, ctx: Context) -> dict[str, pd.DataFrame]:
     inst = canonical_instance(cfg.instance_seed, cfg.p)
     ctx.log("GLRL reference trajectory")
     res = glrl(inst.loss, epsilon=cfg.epsilon, step=cfg.step, record_spacing=cfg.spacing)
-    P = np.array([(U @ U.T).ravel() for _, U in res.info["trajectory"]])
+    P = np.array([np.zeros(inst.d**2)] + [(U @ U.T).ravel() for _, U in res.info["trajectory"]])
+    # (the path starts at W̄₀ = 0, then jumps by εu₁u₁ᵀ)
     ctx.log(f"GLRL polyline: {P.shape[0]} points")
     rows = []
     n_iter = int(round(cfg.T / cfg.step))
