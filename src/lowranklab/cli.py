@@ -43,13 +43,18 @@ class InitKind(str, Enum):
 
 class SolverKind(str, Enum):
     gd = "gd"
-    noisy_gd = "noisy-gd"  # zhu2021 / Ge et al.
-    perturbed_gd = "perturbed-gd"  # Jin et al.
+    noisy_gd = "noisy-gd"  # zhu2021 / Ge et al. 2015
+    perturbed_gd = "perturbed-gd"  # Jin et al. 2017
     rgd = "rgd"  # hou2021 Riemannian GD on the fixed-rank manifold
     merit = "merit"  # eftekhari2021 Algorithm 1
     merit_euler = "merit-euler"
     merit_bfgs = "merit-bfgs"
-    sdp = "sdp"
+    sdp = "sdp"  # convex baseline (cvxpy)
+    glrl = "glrl"  # glrl2021 Algorithm 1
+
+
+MIN_NORM_SOLVERS = {SolverKind.merit, SolverKind.merit_euler, SolverKind.merit_bfgs,
+                    SolverKind.sdp}
 
 
 def fail(message: str) -> None:
@@ -78,20 +83,20 @@ def solve(
     problem: Annotated[Path, typer.Argument(help="PROBLEM.npz: dense A and b, or rows, cols, "
                                             "values, shape; optional truth")],
     out: Annotated[Path, typer.Option(help="RESULT.npz to write")],
-    model: Annotated[ModelKind, typer.Option(help="sym: X = UUᵀ; asym: balanced X = UVᵀ")]
+    model: Annotated[ModelKind, typer.Option(help="sym: X = UUᵀ; asym: balanced X = UVᵀ; "
+                                             "fixed-rank: the manifold (with --solver rgd)")]
         = ModelKind.sym,
-    rank: Annotated[int, typer.Option(help="number of factor columns p")] = 1,
+    rank: Annotated[int | None, typer.Option(help="factor columns p / manifold rank r "
+                                                  "(default 1; glrl: a cap, default d)")]
+        = None,
     mu: Annotated[float, typer.Option(help="balancing weight μ of μ/4‖UᵀU − VᵀV‖²")] = 0.0,
     solver: Annotated[SolverKind, typer.Option()] = SolverKind.gd,
-    noise: Annotated[float | None, typer.Option(help="noisy-gd: noise radius ε; perturbed-gd: "
-                                                "perturbation ball radius (default 1e-3)")]
-        = None,
-    init_from: Annotated[Path | None, typer.Option(help="start from the factors in a "
-                                                   "RESULT.npz (e.g. a saddle)")] = None,
     init: Annotated[InitKind, typer.Option()] = InitKind.small,
     init_norm: Annotated[float | None, typer.Option(help="‖U₀‖_F (or u0 for identity); "
                                                     "default 1e-3, 3 for merit solvers")] = None,
     init_rank: Annotated[int | None, typer.Option(help="rank of U₀ for --init rank")] = None,
+    init_from: Annotated[Path | None, typer.Option(help="start from the factors in a "
+                                                   "RESULT.npz (e.g. a saddle)")] = None,
     step: Annotated[float | None, typer.Option(help="step size (default: safe choice from "
                                                     "the curvature at the spectral estimate)")]
         = None,
@@ -99,91 +104,110 @@ def solve(
         = "constant",
     step_rule: Annotated[str, typer.Option(help="rgd: fixed (α_k = α) or sigma "
                                                 "(α_k = α·σ_r(Z_k))")] = "fixed",
-    max_iter: Annotated[int | None, typer.Option(help="default 1000; 3e5 for merit")] = None,
+    max_iter: Annotated[int | None, typer.Option(help="default 1000; merit 3·10⁵; "
+                                                      "glrl 10⁶ per phase")] = None,
+    noise: Annotated[float | None, typer.Option(help="noisy-gd: noise radius ε; perturbed-gd: "
+                                                "perturbation ball radius (default 1e-3)")]
+        = None,
     gamma: Annotated[float | None, typer.Option(help="merit penalty γ (default 100)")] = None,
+    epsilon: Annotated[float, typer.Option(help="glrl: squared norm ε of each new column")]
+        = 1e-7,
     tol: Annotated[float | None, typer.Option(help="stop when ‖A(X) − b‖² ≤ tol")] = None,
     gtol: Annotated[float | None, typer.Option(help="stop when ‖∇F‖ ≤ gtol")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Solve a saved problem with a factored model and write RESULT.npz."""
+    """Solve a saved problem and write RESULT.npz (the solver decides the model it needs)."""
     from lowranklab.io import save_result
-    from lowranklab.models import BalancedFactor, SymmetricFactor
-    from lowranklab.models.init import initialize
-    from lowranklab.objective import Objective
     from lowranklab.problems import Problem
-    from lowranklab.solvers import gradient_descent
-    from lowranklab.solvers.noisy import solve_with, theta_from_result
 
-    if solver in (SolverKind.merit, SolverKind.merit_euler, SolverKind.merit_bfgs,
-                  SolverKind.sdp):
-        from lowranklab.solvers.min_norm_cli import solve_min_norm
+    try:
+        if step is not None and not step > 0:
+            raise ValueError(f"--step must be > 0, got {step}")
+        if noise is not None and solver not in (SolverKind.noisy_gd, SolverKind.perturbed_gd):
+            raise ValueError("--noise applies to --solver noisy-gd or perturbed-gd only")
+        if solver in MIN_NORM_SOLVERS:  # min ‖U‖²_F s.t. A(UUᵀ) = b: its own file handling
+            from lowranklab.solvers.min_norm_cli import solve_min_norm
 
-        try:
-            msg = solve_min_norm(problem, out, solver=solver.value, rank=rank, gamma=gamma,
-                                 step=step, max_iter=max_iter, init=init.value,
+            msg = solve_min_norm(problem, out, solver=solver.value, rank=_or(rank, 1),
+                                 gamma=gamma, step=step, max_iter=max_iter, init=init.value,
                                  init_norm=init_norm, init_rank=init_rank, seed=seed,
                                  progress=not quiet)
-        except (ValueError, TypeError, OSError, RuntimeError, ImportError) as e:
-            fail(str(e))
-        if not quiet:
-            typer.echo(f"{msg}\nwrote {out}")
-        return
-    init_norm = 1e-3 if init_norm is None else init_norm
-    max_iter = 1000 if max_iter is None else max_iter
-    try:
+            if not quiet:
+                typer.echo(f"{msg}\nwrote {out}")
+            return
         P = Problem.load(problem)
-        if model is ModelKind.fixed_rank or solver is SolverKind.rgd:
+        if solver is SolverKind.glrl:
+            from lowranklab.solvers.greedy import solve_problem_glrl
+
+            if model is not ModelKind.sym:
+                raise ValueError("--solver glrl needs --model sym")
+            res, U = solve_problem_glrl(P, epsilon=epsilon, step=step, max_rank=rank,
+                                        max_iter=max_iter, gtol=gtol, progress=not quiet)
+            factors = {"U": U}
+        elif solver is SolverKind.rgd or model is ModelKind.fixed_rank:
             from lowranklab.solvers.riemannian import solve_problem
 
             if model is not ModelKind.fixed_rank or solver is not SolverKind.rgd:
                 raise ValueError("--solver rgd goes with --model fixed-rank")
-            res, factors = solve_problem(P, rank, step_rule=step_rule, init=init.value,
-                                         init_norm=init_norm, step=step,
-                                         line_search=line_search, max_iter=max_iter, tol=tol,
-                                         gtol=gtol, seed=seed, progress=not quiet)
-            save_result(out, res, model_name=model.value, factors=factors)
-            if not quiet:
-                typer.echo(str(res))
-                typer.echo(f"wrote {out}")
-            return
-        d1, d2 = P.shape
-        max_rank = d1 if model is ModelKind.sym else min(d1, d2)
-        if not 1 <= rank <= max_rank:
-            raise ValueError(f"--rank must be in [1, {max_rank}] for a {d1}×{d2} problem, "
-                             f"got {rank}")
-        if model is ModelKind.sym:
-            if d1 != d2:
-                raise ValueError(f"--model sym needs a square problem, got {d1}×{d2}")
-            par = SymmetricFactor(d1, rank)
+            res, factors = solve_problem(P, _or(rank, 1), step_rule=step_rule, init=init.value,
+                                         init_norm=_or(init_norm, 1e-3), step=step,
+                                         line_search=line_search, max_iter=_or(max_iter, 1000),
+                                         tol=tol, gtol=gtol, seed=seed, progress=not quiet)
         else:
-            par = BalancedFactor(d1, d2, rank, mu=mu)
-        if step is not None and not step > 0:
-            raise ValueError(f"--step must be > 0, got {step}")
-        if noise is not None and solver is SolverKind.gd:
-            raise ValueError("--noise applies to --solver noisy-gd or perturbed-gd only")
-        rng = np.random.default_rng(seed)
-        if init_from is not None:
-            theta0 = theta_from_result(init_from, par)
-        else:
-            theta0 = initialize(par, init.value, rng, norm=init_norm, rank=init_rank, op=P.op,
-                                b=P.b)
-        obj = Objective(P.loss(), par)
-        if solver is SolverKind.gd:
-            res = gradient_descent(obj, theta0, step=step, line_search=line_search,
-                                   max_iter=max_iter, tol=tol, gtol=gtol, truth=P.truth,
-                                   progress=not quiet)
-        else:
-            res = solve_with(solver.value, obj, theta0, noise=noise, rng=rng, step=step,
-                             max_iter=max_iter, tol=tol, gtol=gtol, truth=P.truth,
-                             progress=not quiet)
-        factors = dict(zip(("U", "V"), par.unpack(res.theta), strict=False))
+            res, factors = _solve_factored(
+                P, model, _or(rank, 1), mu, solver, init, _or(init_norm, 1e-3), init_rank,
+                init_from, step, line_search, _or(max_iter, 1000), noise, tol, gtol, seed,
+                not quiet)
         save_result(out, res, model_name=model.value, factors=factors, mu=mu)
-    except (ValueError, TypeError, OSError, RuntimeError) as e:
+    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as e:
         fail(str(e))
     if not quiet:
         typer.echo(str(res))
         typer.echo(f"wrote {out}")
+
+
+def _or(value, default):
+    """The option's value, or its default when it was not given (0 stays 0)."""
+    return default if value is None else value
+
+
+def _solve_factored(P, model, rank, mu, solver, init, init_norm, init_rank, init_from, step,
+                    line_search, max_iter, noise, tol, gtol, seed, progress):
+    """gd / noisy-gd / perturbed-gd on f(UUᵀ) or f(UVᵀ) + μ/4‖UᵀU − VᵀV‖²."""
+    from lowranklab.models import BalancedFactor, SymmetricFactor
+    from lowranklab.models.init import initialize
+    from lowranklab.objective import Objective
+    from lowranklab.solvers import gradient_descent
+    from lowranklab.solvers.noisy import solve_with, theta_from_result
+
+    d1, d2 = P.shape
+    max_rank = d1 if model is ModelKind.sym else min(d1, d2)
+    if not 1 <= rank <= max_rank:
+        raise ValueError(f"--rank must be in [1, {max_rank}] for a {d1}×{d2} problem, "
+                         f"got {rank}")
+    if model is ModelKind.sym:
+        if d1 != d2:
+            raise ValueError(f"--model sym needs a square problem, got {d1}×{d2}")
+        par = SymmetricFactor(d1, rank)
+    else:
+        par = BalancedFactor(d1, d2, rank, mu=mu)
+    rng = np.random.default_rng(seed)
+    if init_from is not None:
+        theta0 = theta_from_result(init_from, par)
+    else:
+        theta0 = initialize(par, init.value, rng, norm=init_norm, rank=init_rank, op=P.op,
+                            b=P.b)
+    obj = Objective(P.loss(), par)
+    if solver is SolverKind.gd:
+        res = gradient_descent(obj, theta0, step=step, line_search=line_search,
+                               max_iter=max_iter, tol=tol, gtol=gtol, truth=P.truth,
+                               progress=progress)
+    else:
+        res = solve_with(solver.value, obj, theta0, noise=noise, rng=rng, step=step,
+                         max_iter=max_iter, tol=tol, gtol=gtol, truth=P.truth,
+                         progress=progress)
+    return res, dict(zip(("U", "V"), par.unpack(res.theta), strict=False))
 
 
 @app.command()

@@ -1,0 +1,390 @@
+"""Greedy low-rank solvers: GLRL (glrl2021 Algorithm 1, spec §1.6) and R1MP (rank-one matrix
+pursuit with the coefficient refit, Wang et al. 2014; glrl2021 §5, spec §1.8).
+
+GLRL on L(U) = ½ f(UUᵀ), any `Loss` f (sparse, dense or factored gradient):
+
+    r ← 0, W₀ ← 0, U₀ ← (d×0)
+    while λ₁(−∇f(W_r)) > tol_exit:
+        r ← r + 1
+        u_r ← top eigenvector of −∇f(W_{r−1})        (Lanczos, matrix-free; errata E1, E2)
+        U_r(0) ← [U_{r−1}(∞), √ε u_r]
+        U_r(k+1) ← U_r(k) − η ∇f(U_r U_rᵀ) U_r         (GD on ½f(UUᵀ) to a stationary point)
+    return the critical points W̄_r = U_r(∞)U_r(∞)ᵀ
+
+∇f is used through sym(∇f) = ½(∇f + ∇fᵀ), the gradient of ½(f(W) + f(Wᵀ)) at symmetric W
+(spec §1.2), so losses with a non-symmetric gradient (plain entry sampling) work too. Nothing
+here builds a dense d×d array unless the loss's own gradient is dense (dense sensing, full
+observation) or d ≤ `dense_eig_max` (the eigenproblem is then solved by `eigh`).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+from lowranklab.lowrank import LowRank, Matrix, fro_dist_sq
+from lowranklab.objective import Evaluation
+from lowranklab.problems.glrl_losses import FACTOR_DENSE_MAX
+from lowranklab.problems.loss import Loss
+from lowranklab.solvers import monitors as mon
+from lowranklab.solvers.result import Result, StopCode, Trace
+
+DENSE_EIG_MAX = 300
+
+
+def _sym_times(G: Matrix, Z: np.ndarray) -> np.ndarray:
+    """sym(G) Z."""
+    return 0.5 * (G @ Z + G.T @ Z)
+
+
+def _times(G: np.ndarray, Z: np.ndarray) -> np.ndarray:
+    return G @ Z
+
+
+def top_eigenpairs(G: Matrix, k: int = 2, *, dense_max: int = DENSE_EIG_MAX,
+                   tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest eigenpairs (decreasing) of −sym(G): dense `eigh` for d ≤ dense_max,
+    otherwise Lanczos (`eigsh`, which="LA") on the matrix-free product v ↦ −sym(G)v."""
+    d = G.shape[0]
+    k = min(k, d)
+    if d <= dense_max:
+        if isinstance(G, LowRank):
+            Gd = G.dense()
+        elif sp.issparse(G):
+            Gd = G.toarray()
+        else:
+            Gd = np.asarray(G)
+        S = -0.5 * (Gd + Gd.T)
+        lam, V = np.linalg.eigh(S)
+        return lam[::-1][:k], V[:, ::-1][:, :k]
+    op = LinearOperator((d, d), matvec=lambda v: -_sym_times(G, v.reshape(-1, 1)).ravel(),
+                        dtype=float)
+    v0 = np.random.default_rng(0).standard_normal(d)
+    lam, V = eigsh(op, k=max(k, 2) if d > 2 else k, which="LA", v0=v0, tol=tol)
+    order = np.argsort(lam)[::-1]
+    return lam[order][:k], V[:, order][:, :k]
+
+
+@dataclass
+class Phase:
+    """One GLRL phase: the start eigenpair of −∇f(W_{r−1}) and the end state."""
+
+    r: int
+    lam1: float  # λ₁(−∇f(W_{r−1}))
+    lam2: float
+    u: np.ndarray
+    iterations: int = 0
+    t_start: float = 0.0  # continuous time (Σ η) at the phase start
+    t_end: float = 0.0
+    f: float = np.nan  # f(W_r)
+    grad_norm: float = np.nan  # ‖∇L(U_r)‖_F = ‖sym(∇f) U_r‖_F
+    stop: str = ""
+
+    def as_dict(self) -> dict:
+        return {"r": self.r, "lam1": self.lam1, "lam2": self.lam2,
+                "iterations": self.iterations, "t_start": self.t_start, "t_end": self.t_end,
+                "f": self.f, "grad_norm": self.grad_norm, "stop": self.stop}
+
+
+Callback = Callable[[mon.State], bool | None]
+
+
+def _check_positive(name: str, v: float | None, allow_none: bool = True) -> None:
+    if v is None and allow_none:
+        return
+    if v is None or not (np.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {v}")
+
+
+def descend(loss: Loss, U: np.ndarray, *, step: float | None, gtol: float, max_iter: int,
+            t0: float = 0.0, armijo_c: float = 0.4, max_step: float | None = None,
+            blowup: float = 1e8, max_norm: float = np.inf, record_spacing: float | None = None,
+            trajectory: list | None = None, callback: Callable | None = None,
+            time_budget: float | None = None, clock0: float | None = None):
+    """GD on L(U) = ½ f(UUᵀ) to a stationary point: U ← U − η sym(∇f(UUᵀ)) U.
+
+    step=None: Armijo backtracking (each iteration starts from twice the last accepted step,
+    capped by max_step); otherwise the constant step η (the paper's GD, spec §1.6).
+    Returns (U, iterations, continuous time Σ η, f(UUᵀ), ‖∇L‖_F, StopCode).
+    """
+    clock0 = time.perf_counter() if clock0 is None else clock0
+    fast = getattr(loss, "factor_value_and_grad", None)
+    if fast is not None and loss.shape[0] <= FACTOR_DENSE_MAX:
+        vg = fast  # dense symmetric gradient: sym(G)U = GU
+        gradU = _times
+    else:
+        def vg(U):
+            return loss.value_and_grad(LowRank(U, U))
+        gradU = _sym_times
+    f, G = vg(U)
+    g = gradU(G, U)
+    f_ref = max(abs(f), 1.0)
+    eta = step if step is not None else (max_step or 1.0) * 1e-2
+    t = t0
+    last = U.copy() if record_spacing is not None else None
+    stop = StopCode.MAX_ITER
+    k = 0
+    gn = float(np.linalg.norm(g))
+    for k in range(max_iter + 1):
+        gn = float(np.linalg.norm(g))
+        if gn <= gtol:
+            stop = StopCode.CONVERGED
+            break
+        if k == max_iter:
+            break
+        if time_budget is not None and time.perf_counter() - clock0 > time_budget:
+            stop = StopCode.BUDGET
+            break
+        if callback is not None and callback(k, U, f, g, G, t):
+            stop = StopCode.INTERRUPTED
+            break
+        if step is None and armijo_c * eta * gn**2 < 1e-13 * max(abs(f), 1.0):
+            # the decrease is below round-off of f: keep the last accepted step (constant)
+            Un = U - eta * g
+            fn, Gn = vg(Un)
+        elif step is None:
+            eta = min(1.25 * eta, max_step) if max_step else 1.25 * eta
+            while True:
+                Un = U - eta * g
+                fn, Gn = vg(Un)
+                if np.isfinite(fn) and 0.5 * fn <= 0.5 * f - armijo_c * eta * gn**2:
+                    break
+                eta *= 0.5
+                if eta < 1e-300:
+                    break
+        else:
+            Un = U - eta * g
+            fn, Gn = vg(Un)
+        if not np.isfinite(fn) or fn > blowup * f_ref or not np.all(np.isfinite(Un)) or (
+                np.linalg.norm(Un) ** 2 > max_norm):
+            stop = StopCode.DIVERGED
+            break
+        U, f, G = Un, fn, Gn
+        g = gradU(G, U)
+        t += eta
+        if record_spacing is not None and fro_dist_sq(LowRank(U, U), LowRank(last, last)) >= (
+                record_spacing**2):
+            trajectory.append((t, U.copy()))
+            last = U.copy()
+    return U, k, t, f, gn, stop
+
+
+def glrl(
+    loss: Loss,
+    *,
+    epsilon: float = 1e-7,
+    step: float | None = None,
+    max_rank: int | None = None,
+    gtol: float = 1e-10,
+    exit_tol: float | None = None,
+    max_iter: int = 10**7,
+    max_norm: float = np.inf,
+    truth: Matrix | None = None,
+    record_spacing: float | None = None,
+    callbacks: Sequence[Callback] = (),
+    time_budget: float | None = None,
+    dense_eig_max: int = DENSE_EIG_MAX,
+    progress: bool = False,
+) -> Result:
+    """Greedy Low-Rank Learning, glrl2021 Algorithm 1 (reconstructed in spec §1.6).
+
+    epsilon: the squared norm ε of the new column √ε u_r (paper: 1e-7).
+    step: the constant GD step η on ½f(UUᵀ) (paper: 1e-3); None = Armijo backtracking.
+    max_rank: cap on the number of phases (default d).
+    gtol: a phase ends when ‖∇f(W)U‖_F ≤ gtol (spec §1.6 [proposed]) or after max_iter steps.
+    exit_tol: GLRL stops when λ₁(−∇f(W_r)) ≤ exit_tol; default 1e-8·λ₁(−∇f(0)).
+    record_spacing: store (t, U) whenever W moved by this much (Frobenius) — the GLRL
+    trajectory of Fig. 1 — plus every phase start and end.
+
+    Returns a `Result` whose `theta`/`X` are the last U and UUᵀ, with `info["phases"]` (list of
+    `Phase.as_dict()`), `info["critical_points"]` (the factors U_r of W̄_r, r = 0..K),
+    `info["trajectory"]` (list of (t, U)) when recorded, `info["rank"]`.
+    """
+    if not isinstance(loss, Loss):
+        raise TypeError(f"loss must be a lowranklab Loss, got {type(loss).__name__}")
+    d1, d2 = loss.shape
+    if d1 != d2:
+        raise ValueError(f"GLRL needs a square (symmetric) problem, got {d1}×{d2}")
+    d = d1
+    _check_positive("epsilon", epsilon, allow_none=False)
+    _check_positive("step", step)
+    _check_positive("gtol", gtol, allow_none=False)
+    _check_positive("exit_tol", exit_tol)
+    if max_rank is None:
+        max_rank = d
+    if int(max_rank) != max_rank or not 1 <= max_rank <= d:
+        raise ValueError(f"max_rank must be an integer in [1, {d}], got {max_rank}")
+    if int(max_iter) != max_iter or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter}")
+
+    clock0 = time.perf_counter()
+    op = getattr(loss, "op", None)
+    counts0 = dict(op.counts) if op is not None else {}
+    U = np.zeros((d, 0))
+    trace = Trace()
+    phases: list[Phase] = []
+    critical = [U.copy()]
+    trajectory: list | None = [] if record_spacing is not None else None
+    t = 0.0
+    total_iter = 0
+    stop, message = StopCode.MAX_ITER, f"rank cap {max_rank} reached"
+    lam0 = None
+
+    def record(r: int, U: np.ndarray, f: float, gn: float) -> None:
+        row = {"iter": total_iter, "phase": r, "t": t, "f": f, "grad_norm": gn,
+               "time": time.perf_counter() - clock0}
+        if truth is not None:
+            X = LowRank(U, U)
+            row["test_error"] = fro_dist_sq(X, truth)
+        trace.append(row)
+
+    def make_cb(r: int):
+        if not callbacks:
+            return None
+
+        def cb(k, U, f, g, G, tt):
+            X = LowRank(U, U)
+            e = Evaluation(0.5 * f, f, g.ravel(), X, G)
+            st = mon.State(total_iter + k, U.ravel(), e, time.perf_counter() - clock0,
+                           step or 0.0)
+            return any(c(st) for c in callbacks)
+        return cb
+
+    f0 = loss.value(LowRank(U, U))
+    record(0, U, f0, 0.0)
+    r = 0
+    while True:
+        G = loss.grad(LowRank(U, U))
+        lam, V = top_eigenpairs(G, 2, dense_max=dense_eig_max)
+        lam1 = float(lam[0])
+        lam2 = float(lam[1]) if lam.size > 1 else -np.inf
+        if lam0 is None:
+            lam0 = max(lam1, 0.0)
+            if exit_tol is None:
+                exit_tol = 1e-8 * lam0 if lam0 > 0 else 1e-12
+        if lam1 <= exit_tol:  # Lemma A.2: W_r minimises f over the PSD cone
+            stop, message = StopCode.CONVERGED, (f"λ₁(−∇f(W_{r})) = {lam1:.3e} ≤ "
+                                                 f"{exit_tol:.3e}")
+            break
+        if r >= max_rank:
+            break
+        if lam1 - lam2 <= 1e-8 * abs(lam1):
+            warnings.warn(f"GLRL phase {r + 1}: top eigenvalue of −∇f is not simple "
+                          f"(gap {lam1 - lam2:.2e}); the direction is ill-defined", stacklevel=2)
+        r += 1
+        u = V[:, 0] * (np.sign(V[np.argmax(np.abs(V[:, 0])), 0]) or 1.0)
+        ph = Phase(r=r, lam1=lam1, lam2=lam2, u=u, t_start=t)
+        U = np.hstack([U, np.sqrt(epsilon) * u[:, None]])
+        if trajectory is not None:
+            trajectory.append((t, U.copy()))
+        if progress:
+            print(f"  glrl phase {r}: λ₁ = {lam1:.4g}, λ₂ = {lam2:.4g}", flush=True)
+        U, k, t, f, gn, st = descend(
+            loss, U, step=step, gtol=gtol, max_iter=max_iter, t0=t, max_norm=max_norm,
+            record_spacing=record_spacing, trajectory=trajectory, callback=make_cb(r),
+            time_budget=None if time_budget is None else time_budget, clock0=clock0)
+        total_iter += k
+        ph.iterations, ph.t_end, ph.f, ph.grad_norm, ph.stop = k, t, f, gn, st.value
+        phases.append(ph)
+        critical.append(U.copy())
+        if trajectory is not None:
+            trajectory.append((t, U.copy()))
+        record(r, U, f, gn)
+        if st in (StopCode.DIVERGED, StopCode.INTERRUPTED, StopCode.BUDGET):
+            stop, message = st, f"phase {r} stopped: {st.value}"
+            break
+
+    counts = {"iterations": total_iter}
+    if op is not None:
+        counts.update({key: v - counts0.get(key, 0) for key, v in op.counts.items()})
+    info = {"phases": [p.as_dict() for p in phases], "directions": [p.u for p in phases],
+            "critical_points": critical, "rank": U.shape[1], "epsilon": epsilon,
+            "step": step, "exit_tol": exit_tol, "lam1_final": lam1, "t": t}
+    if trajectory is not None:
+        info["trajectory"] = trajectory
+    return Result(theta=U.ravel().copy(), X=LowRank(U, U), stop=stop, iterations=total_iter,
+                  trace=trace, counts=counts, wall_time=time.perf_counter() - clock0,
+                  message=message, info=info)
+
+
+def r1mp(loss: Loss, r_max: int, *, dense_eig_max: int = DENSE_EIG_MAX) -> Result:
+    """Symmetric rank-one matrix pursuit (spec §1.8): u_r = top eigenvector of −∇f(W),
+    B_r = u_r u_rᵀ, a = argmin_a f(Σ a_i B_i) (unconstrained: W may be indefinite).
+
+    The refit assumes f quadratic: f(Σ a_i B_i) = f(0) + bᵀa + ½ aᵀHa with
+    b_i = ⟨B_i, ∇f(0)⟩ and H_ij = ⟨B_i, ∇²f[B_j]⟩ (Hessian products, so no dense d×d array for
+    sparse losses); a = −H⁺b by least squares. Returns a `Result` with X = Σ a_i u_i u_iᵀ as a
+    LowRank, info["atoms"] (d×r), info["coefficients"] (per r), info["f"] (f after each r).
+    """
+    d = loss.shape[0]
+    if int(r_max) != r_max or not 1 <= r_max <= d:
+        raise ValueError(f"r_max must be an integer in [1, {d}], got {r_max}")
+    t0 = time.perf_counter()
+    zero = LowRank(np.zeros((d, 1)), np.zeros((d, 1)))
+    G0 = loss.grad(zero)
+    Ucols: list[np.ndarray] = []
+    Hcols: list[np.ndarray] = []
+    H = np.zeros((0, 0))
+    b = np.zeros(0)
+    a = np.zeros(0)
+    fs, coefs = [], []
+    trace = Trace()
+    X = zero
+    for r in range(1, r_max + 1):
+        G = loss.grad(X)
+        lam, V = top_eigenpairs(G, 1, dense_max=dense_eig_max)
+        u = V[:, 0]
+        Ucols.append(u)
+        U = np.stack(Ucols, axis=1)
+        Hu = loss.hvp(zero, LowRank(u[:, None], u[:, None]))  # ∇²f[u uᵀ]
+        hcol = np.einsum("ir,ir->r", U, np.asarray(Hu @ U))  # ⟨u_i u_iᵀ, ∇²f[u uᵀ]⟩
+        Hcols.append(hcol)
+        Hn = np.zeros((r, r))
+        Hn[:r - 1, :r - 1] = H
+        Hn[:, r - 1] = hcol
+        Hn[r - 1, :] = hcol
+        H = Hn
+        b = np.append(b, float(u @ np.asarray(G0 @ u)))
+        a = np.linalg.lstsq(H, -b, rcond=None)[0]
+        X = LowRank(U * a, U)
+        f = loss.value(X)
+        fs.append(f)
+        coefs.append(a.copy())
+        trace.append({"iter": r, "rank": r, "f": f, "lam1": float(lam[0])})
+    return Result(theta=a.copy(), X=X, stop=StopCode.MAX_ITER, iterations=r_max, trace=trace,
+                  counts={}, wall_time=time.perf_counter() - t0, message=f"{r_max} atoms",
+                  info={"atoms": np.stack(Ucols, axis=1), "coefficients": coefs, "f": fs})
+
+
+def solve_problem_glrl(problem, *, epsilon: float = 1e-7, step: float | None = None,
+                       max_rank: int | None = None, max_iter: int | None = None,
+                       gtol: float | None = None, progress: bool = False
+                       ) -> tuple[Result, np.ndarray]:
+    """GLRL on a saved `Problem` (the CLI's `solve --solver glrl`): f = ½‖A(X) − b‖², used
+    through sym(∇f), on completion (sparse, no dense d×d array) or dense sensing. gtol defaults
+    to 1e-10·max(1, λ₁(−∇f(0))). Returns the Result (trace with `test_error`/`rel_error` when
+    the problem has a truth) and the final factor U."""
+    d1, d2 = problem.shape
+    if d1 != d2:
+        raise ValueError(f"--solver glrl needs a square problem, got {d1}×{d2}")
+    loss = problem.loss()
+    if gtol is None:
+        lam = top_eigenpairs(loss.grad(LowRank(np.zeros((d1, 1)), np.zeros((d1, 1)))), 1)[0]
+        gtol = 1e-10 * max(1.0, float(lam[0]))
+    res = glrl(loss, epsilon=epsilon, step=step, max_rank=max_rank,
+               max_iter=10**6 if max_iter is None else max_iter, gtol=gtol,
+               truth=problem.truth, progress=progress)
+    if problem.truth is not None and "test_error" in res.trace:
+        from lowranklab.lowrank import fro_norm
+
+        nt = fro_norm(problem.truth)
+        res.trace.columns["rel_error"] = [float(np.sqrt(v) / nt)
+                                          for v in res.trace.columns["test_error"]]
+    U = res.theta.reshape(d1, -1)
+    return res, U
