@@ -5,6 +5,8 @@
   `certificate_psd` returns λ_min(sym ∇f(X)); a value ≥ −tol certifies (with ⟨∇f, X⟩ ≈ 0,
   which holds at any first-order stationary point of F(U) = f(UUᵀ): ⟨∇F(U), U⟩ = 2⟨∇f, X⟩).
 - Unconstrained (X = UVᵀ): X minimizes the convex f over all matrices iff ∇f(X) = 0.
+- Constrained min ‖U‖²_F s.t. A(UUᵀ) = b (eftekhari2021): the SDP dual certificate (4),
+  `sdp_dual_certificate`, with the dual gap from the multipliers λ(U, U) and λ_min(I − A*(λ)).
 """
 
 from __future__ import annotations
@@ -14,6 +16,13 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from lowranklab.lowrank import LowRank, Matrix, as_dense
+from lowranklab.problems.min_norm import Certificate, MinNormFactorization
+
+
+def sdp_dual_certificate(problem: MinNormFactorization, U: np.ndarray, **kw) -> Certificate:
+    """eftekhari2021 eq. (4) at U: λ = λ(U, U); U Uᵀ solves (SDP) when I − A*(λ) ⪰ 0, the
+    dual gap ‖U‖²_F − bᵀλ vanishes and U is feasible (`Certificate.certifies`)."""
+    return problem.certificate(U, **kw)
 
 
 def certificate_psd(G: Matrix, *, dense_max: int = 2000) -> float:

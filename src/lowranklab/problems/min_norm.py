@@ -346,12 +346,6 @@ class MinNormFactorization:
                            gap_bound=obj - dual / (1.0 + mu), multipliers=lam)
 
 
-def eftekhari_certificate(problem: MinNormFactorization, U: np.ndarray, **kw) -> Certificate:
-    """Landscape-toolkit entry point: the SDP dual certificate of (factor) at U (see
-    `MinNormFactorization.certificate`): dual gap from λ(U, U) and λ_min(I − A*(λ))."""
-    return problem.certificate(U, **kw)
-
-
 @dataclass
 class Certificate:
     objective: float  # ‖U‖²_F
