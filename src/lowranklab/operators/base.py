@@ -19,7 +19,7 @@ from collections import Counter
 
 import numpy as np
 
-from lowranklab.lowrank import LowRank, Matrix
+from lowranklab.lowrank import LowRank, Matrix, as_dense
 
 
 class MeasurementOperator(ABC):
@@ -88,7 +88,7 @@ class MeasurementOperator(ABC):
         lin = LinearOperator(
             (self.m, d1 * d2),
             matvec=lambda x: self._forward_dense(np.asarray(x).reshape(d1, d2)),
-            rmatvec=lambda y: _dense(self.adjoint(np.asarray(y).ravel())).ravel(),
+            rmatvec=lambda y: as_dense(self.adjoint(np.asarray(y).ravel())).ravel(),
             dtype=float,
         )
         return svds(lin, k=1, return_singular_vectors=False, random_state=0)[0]
@@ -102,8 +102,3 @@ class MeasurementOperator(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(shape_in={self.shape_in}, m={self.m})"
 
-
-def _dense(X: Matrix) -> np.ndarray:
-    from lowranklab.lowrank import as_dense
-
-    return as_dense(X)

@@ -28,7 +28,8 @@ def default_step(objective: Objective, *, safety: float = 0.5) -> float:
 
     Near a minimizer GD is stable for η < 2/λ_max; the spectral estimate puts θ_s at the scale
     of X♮, so this step is safe along the whole trajectory in practice, and `gradient_descent`
-    reports `diverged` if it is not. Losses without an operator use θ = 0's neighbourhood scale 1.
+    reports `diverged` if it is not. Where no spectral estimate exists (a loss without an operator,
+other parametrizations) a random unit-norm θ stands in.
     """
     from lowranklab.models.init import initialize
 
