@@ -4,10 +4,13 @@
 
 "ours" is what one iteration of `gradient_descent` costs with a constant step:
 `e = Objective.evaluate(θ)` followed by the update `θ − η ∇F(θ)` (monitors excluded: they are
-optional and their cost is the caller's choice). Each time is the median over `--repeats`
-steps after one warm-up step (the minimum is recorded too, as `*_min_s` and `ratio_min`: on a
-loaded machine it is the steadier number); ours and the reference run interleaved so that
-both see the same load from other processes. `ratio` and `meets_target` use the medians.
+optional and their cost is the caller's choice). Each time is the median over at least
+`--repeats` steps, and over as many more as fit in `--min-time` seconds, after one warm-up
+step (the minimum is recorded too, as `*_min_s` and `ratio_min`); ours and the reference run
+interleaved so that both see the same load from other processes (on a shared virtual machine
+the steal time moves both). `ratio` and `meets_target` use the medians. Completion records
+say which `backend` ran the inner loops (`lowranklab.operators.kernels`: "numba" with the
+`fast` extra, "numpy" without it or with LOWRANKLAB_NUMBA=0).
 
 "reference" is the floor every implementation of that step must pay, in raw NumPy:
 
@@ -20,9 +23,9 @@ both see the same load from other processes. `ratio` and `meets_target` use the 
   in blocks of 4096 entries into preallocated, cache-resident buffers: it pays the index reads
   and the 2·m·r random factor reads once, but not the DRAM write of an (m, r) temporary that a
   fused kernel never needs. (mode="clip": the indices are valid, and with out= the default
-  mode="raise" makes NumPy gather into a hidden temporary and copy, 2–6× slower.) The adjoint
-  side (A*(y)V, A*(y)ᵀU) reads the same rows again, so a good implementation sits at about
-  2–3× this floor; the target is 3.
+  mode="raise" makes NumPy gather into a hidden temporary and copy, 2–6× slower.) A step makes
+  three such passes over the observations, A(UVᵀ), A*(y)V and A*(y)ᵀU, plus the O((d1+d2)r²)
+  regularizer, so a good implementation sits at about 2–3× this floor; the target is 3.
 
 Targets (from the issue): ratio ≤ 1.5 for dense sensing, ≤ 3 for completion. They are reported
 (`target`, `meets_target`), never enforced. Run with OMP_NUM_THREADS=1 for stable numbers; the
@@ -42,6 +45,7 @@ import numpy as np
 
 from lowranklab.models import BalancedFactor, SymmetricFactor
 from lowranklab.objective import Objective
+from lowranklab.operators.kernels import backend
 from lowranklab.problems import completion_problem, sensing_problem
 
 SUITES = {
@@ -54,23 +58,30 @@ BLOCK = 4096
 TARGETS = {"dense_sensing": 1.5, "completion": 3.0}
 
 
+MIN_TIME = 2.0  # seconds of timed steps per case, at least (more repeats for fast cases)
+
+
 def median_times(fns: list[Callable[[], object]], repeats: int) -> list[float]:
     """Median wall time of each fn; see `timings`."""
-    return [med for med, _ in timings(fns, repeats)]
+    return [med for med, _, _ in timings(fns, repeats)]
 
 
-def timings(fns: list[Callable[[], object]], repeats: int) -> list[tuple[float, float]]:
-    """(median, min) wall time of each fn; the fns run interleaved (a, b, a, b, ...) so that
-    both sides of a ratio see the same machine load (other processes on a shared box)."""
+def timings(fns: list[Callable[[], object]], repeats: int,
+            min_time: float = 0.0) -> list[tuple[float, float, int]]:
+    """(median, min, rounds) wall time of each fn over `repeats` rounds, or over as many as fill
+    `min_time` seconds; the fns run interleaved (a, b, a, b, ...) so that both sides of a ratio
+    see the same machine load (other processes on a shared box)."""
+    t0 = time.perf_counter()
     for fn in fns:
-        fn()  # warm-up
+        fn()  # warm-up, and a first estimate of one round's time
+    rounds = max(repeats, int(min_time / max(time.perf_counter() - t0, 1e-9)))
     times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeats):
+    for _ in range(rounds):
         for fn, ts in zip(fns, times, strict=True):
             t0 = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - t0)
-    return [(float(np.median(ts)), float(np.min(ts))) for ts in times]
+    return [(float(np.median(ts)), float(np.min(ts)), len(ts)) for ts in times]
 
 
 def gd_step(obj: Objective, theta: np.ndarray, eta: float = 1e-3) -> Callable[[], np.ndarray]:
@@ -92,19 +103,20 @@ def profile_parts(obj: Objective, theta: np.ndarray, repeats: int) -> dict[str, 
     return dict(zip(parts, median_times(list(parts.values()), repeats), strict=True))
 
 
-def _times(ours: tuple[float, float], ref: tuple[float, float]) -> dict[str, float]:
+def _times(ours: tuple[float, float, int], ref: tuple[float, float, int]) -> dict[str, float]:
     return {"ours_s": ours[0], "reference_s": ref[0], "ours_min_s": ours[1],
-            "reference_min_s": ref[1], "ratio_min": ours[1] / ref[1]}
+            "reference_min_s": ref[1], "ratio_min": ours[1] / ref[1], "repeats": ours[2]}
 
 
-def bench_dense(d: int, repeats: int, rng: np.random.Generator, profile: bool) -> dict:
+def bench_dense(d: int, repeats: int, rng: np.random.Generator, profile: bool,
+                min_time: float = MIN_TIME) -> dict:
     m = 5 * d * RANK
     prob = sensing_problem(d, RANK, m, rng)
     obj = Objective(prob.loss(), SymmetricFactor(d, RANK))
     theta = rng.standard_normal(obj.dim) / np.sqrt(obj.dim)
     A = prob.op.A
     x, y = rng.standard_normal(d * d), rng.standard_normal(m)
-    ours, ref = timings([gd_step(obj, theta), lambda: (A @ x, y @ A)], repeats)
+    ours, ref = timings([gd_step(obj, theta), lambda: (A @ x, y @ A)], repeats, min_time)
     rec = {"name": f"dense_sensing_d{d}", "kind": "dense_sensing", "d": d, "m": m, "rank": RANK,
            **_times(ours, ref), "reference": "2 GEMV passes over A (m, d^2): A @ x, y @ A"}
     if profile:
@@ -112,7 +124,8 @@ def bench_dense(d: int, repeats: int, rng: np.random.Generator, profile: bool) -
     return rec
 
 
-def bench_completion(n: int, repeats: int, rng: np.random.Generator, profile: bool) -> dict:
+def bench_completion(n: int, repeats: int, rng: np.random.Generator, profile: bool,
+                     min_time: float = MIN_TIME) -> dict:
     prob = completion_problem(n, n, RANK, FRACTION, rng)
     model = BalancedFactor(n, n, RANK, mu=0.5)
     obj = Objective(prob.loss(), model)
@@ -127,9 +140,9 @@ def bench_completion(n: int, repeats: int, rng: np.random.Generator, profile: bo
             np.take(U, rows[s : s + k], axis=0, out=bu[:k], mode="clip")
             np.take(V, cols[s : s + k], axis=0, out=bv[:k], mode="clip")
 
-    ours, ref = timings([gd_step(obj, theta), gather], repeats)
+    ours, ref = timings([gd_step(obj, theta), gather], repeats, min_time)
     rec = {"name": f"completion_n{n}", "kind": "completion", "n": n, "m": prob.op.m,
-           "rank": RANK, "fraction": FRACTION, **_times(ours, ref),
+           "rank": RANK, "fraction": FRACTION, "backend": backend(), **_times(ours, ref),
            "reference": f"1 raw gather of U[rows], V[cols] (blocks of {BLOCK})"}
     if profile:
         rec["parts"] = profile_parts(obj, theta, repeats)
@@ -140,7 +153,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suite", choices=sorted(SUITES), default="quick")
     ap.add_argument("--json", metavar="OUT.json", help="write the records here")
-    ap.add_argument("--repeats", type=int, default=21, help="timed steps per case (median)")
+    ap.add_argument("--repeats", type=int, default=21, help="timed steps per case, at least")
+    ap.add_argument("--min-time", type=float, default=MIN_TIME,
+                    help="seconds of timed steps per case, at least (more repeats if fast)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", action="store_true", help="also time each stage of evaluate")
     ap.add_argument("--only", choices=["dense", "completion"], help="run one kind of case")
@@ -150,15 +165,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
     suite = SUITES[args.suite]
     records = []
     if args.only in (None, "dense"):
-        records += [bench_dense(d, args.repeats, rng, args.profile) for d in suite["dense"]]
+        records += [bench_dense(d, args.repeats, rng, args.profile, args.min_time)
+                    for d in suite["dense"]]
     if args.only in (None, "completion"):
-        records += [bench_completion(n, args.repeats, rng, args.profile)
+        records += [bench_completion(n, args.repeats, rng, args.profile, args.min_time)
                     for n in suite["completion"]]
     for rec in records:
         rec["ratio"] = rec["ours_s"] / rec["reference_s"]
         rec["target"] = TARGETS[rec["kind"]]
         rec["meets_target"] = bool(rec["ratio"] <= rec["target"])
-        rec["repeats"] = args.repeats
 
     print(f"{'case':<22}{'m':>9}{'ours (ms)':>11}{'floor (ms)':>12}{'ratio':>7}{'(min)':>7}"
           f"{'target':>8}  met  reference")

@@ -71,11 +71,14 @@ def info() -> None:
 
     typer.echo(f"lowranklab {__version__}")
     for pkg in ("numpy", "scipy", "pandas", "matplotlib", "pydantic", "cvxpy", "clarabel",
-                "dask", "distributed", "torch", "array-api-compat"):
+                "dask", "distributed", "numba", "torch", "array-api-compat"):
         try:
             typer.echo(f"  {pkg:<16} {md.version(pkg)}")
         except md.PackageNotFoundError:
             typer.echo(f"  {pkg:<16} not installed")
+    from lowranklab.operators.kernels import backend
+
+    typer.echo(f"completion kernels: {backend()}")
 
 
 @app.command()

@@ -7,8 +7,9 @@ Every operator implements `forward` and `adjoint` and the factored fast paths th
     adjoint_times(y, Z)     = A*(y) · Z
     adjoint_t_times(y, Z)   = A*(y)ᵀ · Z
 
-`forward` accepts a dense array or a `LowRank`; `adjoint` returns the ambient matrix in the
-operator's natural form (dense ndarray, scipy sparse array). Each instance counts its
+`forward` accepts a dense array or a `LowRank` and returns a new array that the caller owns
+(losses update it in place); `adjoint` returns the ambient matrix in the operator's natural form
+(dense ndarray, scipy sparse array). Each instance counts its
 applications in `counts`, which solvers copy into their `Result`.
 """
 

@@ -2,7 +2,7 @@
 
 A*(y) is the sparse matrix with y_k at (i_k, j_k) (duplicates add). The CSR structure is
 built once; each adjoint only permutes y into it, so A*(y)·Z is one sparse-times-dense
-product and A(U Vᵀ) one row-wise dot product over the observed entries.
+product and A(U Vᵀ) one sampled dot product over the observed entries (`sampled_dot`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from lowranklab.operators.base import MeasurementOperator
-
-_BLOCK = 4096  # observations gathered per block in forward_lr
+from lowranklab.operators.kernels import sampled_dot
 
 
 class EntrySampling(MeasurementOperator):
@@ -46,7 +45,7 @@ class EntrySampling(MeasurementOperator):
         sorted_rows = self.rows if self._order is None else self.rows[order]
         self._indptr = np.searchsorted(sorted_rows, np.arange(d1 + 1)).astype(np.int64)
         self._indices = self.cols if self._order is None else self.cols[order]
-        self._buffers: tuple[np.ndarray, np.ndarray] | None = None
+        self._buffers: list[np.ndarray] = []  # sampled_dot's gather buffers, reused
 
     @property
     def fraction(self) -> float:
@@ -57,30 +56,10 @@ class EntrySampling(MeasurementOperator):
         return X[self.rows, self.cols]
 
     def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
-        """(U Vᵀ)_{i_k j_k} = ⟨U[i_k], V[j_k]⟩, gathered in blocks into reused buffers so that
-        no (m, r) temporary is allocated (memory O(BLOCK·r), not O(m·r))."""
+        """(U Vᵀ)_{i_k j_k} = ⟨U[i_k], V[j_k]⟩ (`sampled_dot`: compiled when numba is there,
+        blocked gathers otherwise; memory O(m), never an (m, r) temporary)."""
         self.counts["forward"] += 1
-        r = U.shape[1]
-        if V.shape[1] != r:
-            raise ValueError(f"U and V need the same number of columns, got {U.shape}, {V.shape}")
-        out = np.empty(self.m, dtype=np.result_type(U, V))
-        bu, bv = self._gather_buffers(r, out.dtype)
-        U, V = np.ascontiguousarray(U), np.ascontiguousarray(V)
-        for s in range(0, self.m, _BLOCK):
-            e = min(s + _BLOCK, self.m)
-            n = e - s
-            # mode="clip" lets take() write straight into `out=` (indices are validated)
-            np.take(U, self.rows[s:e], axis=0, out=bu[:n], mode="clip")
-            np.take(V, self.cols[s:e], axis=0, out=bv[:n], mode="clip")
-            np.einsum("ij,ij->i", bu[:n], bv[:n], out=out[s:e])
-        return out
-
-    def _gather_buffers(self, r: int, dtype) -> tuple[np.ndarray, np.ndarray]:
-        b = self._buffers
-        if b is None or b[0].shape[1] != r or b[0].dtype != dtype:
-            n = min(_BLOCK, self.m)
-            b = self._buffers = (np.empty((n, r), dtype), np.empty((n, r), dtype))
-        return b
+        return sampled_dot(self.rows, self.cols, U, V, buffers=self._buffers)
 
     def adjoint(self, y: np.ndarray) -> sp.csr_array:
         self.counts["adjoint"] += 1

@@ -55,8 +55,10 @@ class LeastSquares(Loss):
         self.shape = op.shape_in
 
     def residual(self, X: Matrix) -> np.ndarray:
-        """A(X) − b."""
-        return self.op.forward(X) - self.b
+        """A(X) − b (in place: `forward` returns a new array)."""
+        r = np.asarray(self.op.forward(X), dtype=float)  # no copy unless X was not float
+        r -= self.b
+        return r
 
     def value(self, X: Matrix) -> float:
         r = self.residual(X)
@@ -67,7 +69,10 @@ class LeastSquares(Loss):
 
     def value_and_grad(self, X: Matrix) -> tuple[float, Matrix]:
         r = self.residual(X)
-        return 0.5 * self.scale * float(r @ r), self.op.adjoint(self.scale * r)
+        value = 0.5 * self.scale * float(r @ r)
+        if self.scale != 1.0:
+            r *= self.scale
+        return value, self.op.adjoint(r)
 
     def hvp(self, X: Matrix, Xdot: Matrix) -> Matrix:
         return self.op.adjoint(self.scale * self.op.forward(Xdot))

@@ -1,0 +1,111 @@
+"""The two inner loops of a matrix-completion gradient step, compiled when numba is there.
+
+* `sampled_dot(rows, cols, U, V)`: (U Vᵀ)_{i_k j_k} = ⟨U[i_k], V[j_k]⟩ over the observed
+  entries, i.e. A(U Vᵀ) for entry sampling (the "SDDMM" of sparse linear algebra).
+* `t_times(G, Z)`: Gᵀ Z for the sparse A*(y) (the other half of the pull DX*[G] = (G V, Gᵀ U);
+  G V is SciPy's own CSR product, which is already as fast as a compiled loop).
+
+With numba (the `fast` extra) each is one compiled pass over the observations that never
+stores the gathered factor rows; it is compiled on first use and cached on disk
+(`cache=True`), so later processes start at once. Without numba:
+
+* `sampled_dot` gathers U[i_k] and V[j_k] in blocks of `BLOCK` entries into reused buffers and
+  takes the row-wise dot product (memory O(BLOCK·r), never an (m, r) temporary); about twice
+  the compiled time, because the gathered rows make a round trip through memory;
+* `t_times` is SciPy's `G.T @ Z` (a CSC view and its product; the same loop plus Python-side
+  set-up that matters only for small problems).
+
+`LOWRANKLAB_NUMBA=0` in the environment switches the compiled loops off (to compare, or to
+debug the fallback); `backend()` says which one runs.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from types import ModuleType
+
+import numpy as np
+import scipy.sparse as sp
+
+BLOCK = 4096  # entries gathered per block by the NumPy sampled_dot
+_UNSIGNED = {np.dtype(np.int32): np.uint32, np.dtype(np.int64): np.uint64}
+
+
+@cache
+def _compiled() -> ModuleType | None:
+    """The module of compiled loops, or None when numba is missing or switched off."""
+    if os.environ.get("LOWRANKLAB_NUMBA", "1") == "0":
+        return None
+    try:
+        from lowranklab.operators import _numba_kernels
+    except ImportError:
+        return None
+    return _numba_kernels
+
+
+def backend() -> str:
+    """'numba' or 'numpy': which implementation the kernels run."""
+    return "numpy" if _compiled() is None else "numba"
+
+
+def _unsigned(idx: np.ndarray) -> np.ndarray:
+    """A zero-copy unsigned view of a non-negative int32/int64 index array."""
+    return idx.view(_UNSIGNED[idx.dtype])
+
+
+def sampled_dot(rows: np.ndarray, cols: np.ndarray, U: np.ndarray, V: np.ndarray,
+                *, buffers: list | None = None) -> np.ndarray:
+    """out[k] = Σ_t U[rows[k], t] · V[cols[k], t] for contiguous int64 index arrays of equal
+    length.
+
+    The indices must already be valid (EntrySampling checks them once at construction): the
+    NumPy path gathers with mode="clip" and the compiled one does not check bounds.
+    `buffers` is an optional list the caller keeps between calls, so that the NumPy path
+    reuses its two (BLOCK, r) gather buffers instead of allocating them each time.
+    """
+    r = U.shape[1]
+    if V.shape[1] != r:
+        raise ValueError(f"U and V need the same number of columns, got {U.shape}, {V.shape}")
+    dtype = np.result_type(U, V)
+    U = np.ascontiguousarray(U, dtype=dtype)
+    V = np.ascontiguousarray(V, dtype=dtype)
+    out = np.empty(rows.size, dtype=dtype)
+    compiled = _compiled()
+    if compiled is not None and dtype == np.float64:
+        compiled.sampled_dot_kernel(_unsigned(rows), _unsigned(cols), U, V, out)
+        return out
+    bu, bv = _gather_buffers(buffers, min(BLOCK, rows.size), r, dtype)
+    for s in range(0, rows.size, BLOCK):
+        e = min(s + BLOCK, rows.size)
+        n = e - s
+        # mode="clip" lets take() write straight into `out=` (default "raise" copies via a
+        # hidden temporary); the indices are valid, so clipping never changes them
+        np.take(U, rows[s:e], axis=0, out=bu[:n], mode="clip")
+        np.take(V, cols[s:e], axis=0, out=bv[:n], mode="clip")
+        np.einsum("ij,ij->i", bu[:n], bv[:n], out=out[s:e])
+    return out
+
+
+def t_times(G, Z: np.ndarray) -> np.ndarray:
+    """Gᵀ Z for any ambient matrix G (dense, SciPy sparse, LowRank); a SciPy CSR G of float64
+    with a float64 Z takes the compiled scatter loop."""
+    compiled = _compiled()
+    if (compiled is None or not sp.issparse(G) or G.format != "csr" or G.dtype != np.float64
+            or Z.ndim != 2 or Z.dtype != np.float64 or G.indices.dtype not in _UNSIGNED):
+        return G.T @ Z
+    if Z.shape[0] != G.shape[0]:
+        raise ValueError(f"Gᵀ Z needs Z with {G.shape[0]} rows, got {Z.shape}")
+    out = np.empty((G.shape[1], Z.shape[1]))
+    compiled.csr_t_times_kernel(_unsigned(G.indptr), _unsigned(G.indices), G.data,
+                                np.ascontiguousarray(Z), out)
+    return out
+
+
+def _gather_buffers(buffers: list | None, n: int, r: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+    if buffers and buffers[0].shape == (n, r) and buffers[0].dtype == dtype:
+        return buffers[0], buffers[1]
+    pair = [np.empty((n, r), dtype), np.empty((n, r), dtype)]
+    if buffers is not None:
+        buffers[:] = pair
+    return pair[0], pair[1]

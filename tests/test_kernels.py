@@ -1,0 +1,146 @@
+"""The completion kernels: compiled (numba) and NumPy/SciPy paths agree with the plain formulas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from lowranklab.models import BalancedFactor, SymmetricFactor
+from lowranklab.objective import Objective
+from lowranklab.operators import EntrySampling, kernels, uniform_entries
+from lowranklab.problems.loss import LeastSquares
+
+HAVE_NUMBA = kernels._compiled() is not None
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def backend(request, monkeypatch):
+    """Run the test once per implementation (the numba one only where numba is installed)."""
+    if request.param == "numba" and not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    if request.param == "numpy":
+        monkeypatch.setattr(kernels, "_compiled", lambda: None)
+    assert kernels.backend() == request.param
+    return request.param
+
+
+def _indices(rng, d1, d2, m, *, shuffled=True):
+    rows, cols = rng.integers(0, d1, m), rng.integers(0, d2, m)  # repeats included
+    if not shuffled:
+        order = np.lexsort((cols, rows))
+        rows, cols = rows[order], cols[order]
+    return rows.astype(np.int64), cols.astype(np.int64)
+
+
+@pytest.mark.parametrize("m", [1, 7, kernels.BLOCK + 3])  # one entry; one block; two blocks
+@pytest.mark.parametrize("r", [1, 4])
+def test_sampled_dot_is_the_rowwise_dot_product(backend, m, r, rng):
+    d1, d2 = 30, 20
+    rows, cols = _indices(rng, d1, d2, m)
+    U, V = rng.standard_normal((d1, r)), rng.standard_normal((d2, r))
+    expected = np.einsum("kr,kr->k", U[rows], V[cols])
+    # Σ of r products: round-off ≤ r·eps·Σ|u_t v_t|, far below 1e-12 for these sizes
+    np.testing.assert_allclose(kernels.sampled_dot(rows, cols, U, V), expected,
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_sampled_dot_takes_strided_and_float32_factors(backend, rng):
+    rows, cols = _indices(rng, 12, 9, 50)
+    W = rng.standard_normal((21, 6))
+    U, V = W[:12, ::2], W[12:, 1::2]  # non-contiguous views
+    expected = np.einsum("kr,kr->k", U[rows], V[cols])
+    np.testing.assert_allclose(kernels.sampled_dot(rows, cols, U, V), expected, rtol=1e-12)
+    out32 = kernels.sampled_dot(rows, cols, U.astype(np.float32), V.astype(np.float32))
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_sampled_dot_reuses_the_callers_buffers(rng):
+    rows, cols = _indices(rng, 10, 10, 30)
+    U, V = rng.standard_normal((10, 3)), rng.standard_normal((10, 3))
+    buffers: list = []
+    kernels.sampled_dot(rows, cols, U, V, buffers=buffers)
+    if kernels.backend() == "numpy":
+        first = [id(b) for b in buffers]
+        kernels.sampled_dot(rows, cols, U, V, buffers=buffers)
+        assert [id(b) for b in buffers] == first
+
+
+def test_sampled_dot_rejects_mismatched_ranks(rng):
+    rows, cols = _indices(rng, 4, 4, 5)
+    with pytest.raises(ValueError, match="same number of columns"):
+        kernels.sampled_dot(rows, cols, np.ones((4, 2)), np.ones((4, 3)))
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("canonical", [True, False])
+def test_t_times_is_the_transposed_product(backend, index_dtype, canonical, rng):
+    d1, d2, m = 25, 17, 120
+    rows, cols = _indices(rng, d1, d2, m, shuffled=False)
+    y = rng.standard_normal(m)
+    indptr = np.searchsorted(rows, np.arange(d1 + 1)).astype(index_dtype)
+    if canonical:  # summed duplicates, sorted indices
+        G = sp.csr_array((y, (rows, cols)), shape=(d1, d2))
+        G.indices, G.indptr = G.indices.astype(index_dtype), G.indptr.astype(index_dtype)
+    else:  # duplicates kept: Gᵀ Z must add them
+        G = sp.csr_array((y, cols.astype(index_dtype), indptr), shape=(d1, d2))
+    Z = rng.standard_normal((d1, 3))
+    np.testing.assert_allclose(kernels.t_times(G, Z), G.toarray().T @ Z, rtol=1e-12, atol=1e-12)
+
+
+def test_t_times_falls_back_for_other_matrices(rng):
+    Z = rng.standard_normal((6, 2))
+    D = rng.standard_normal((6, 4))
+    np.testing.assert_allclose(kernels.t_times(D, Z), D.T @ Z)
+    C = sp.csc_array(D)
+    np.testing.assert_allclose(kernels.t_times(C, Z), D.T @ Z)
+    np.testing.assert_allclose(kernels.t_times(sp.csr_array(D), Z[:, 0]), D.T @ Z[:, 0])
+
+
+def test_t_times_rejects_wrong_shape(rng):
+    G = sp.csr_array(rng.standard_normal((5, 4)))
+    with pytest.raises(ValueError):
+        kernels.t_times(G, np.ones((4, 2)))
+
+
+def test_environment_switch_turns_numba_off(monkeypatch):
+    kernels._compiled.cache_clear()
+    try:
+        monkeypatch.setenv("LOWRANKLAB_NUMBA", "0")
+        assert kernels.backend() == "numpy"
+    finally:
+        monkeypatch.delenv("LOWRANKLAB_NUMBA")
+        kernels._compiled.cache_clear()
+    assert kernels.backend() == ("numba" if HAVE_NUMBA else "numpy")
+
+
+@pytest.mark.parametrize("model_kind", ["sym", "asym"])
+def test_completion_gradient_and_hvp_match_finite_differences(backend, model_kind, rng):
+    """The whole lift on entry sampling, on each backend, with repeated entries."""
+    d = 9
+    rows, cols = _indices(rng, d, d, 60)
+    op = EntrySampling(rows, cols, (d, d))
+    loss = LeastSquares(op, rng.standard_normal(op.m), scale=2.0)
+    model = SymmetricFactor(d, 3) if model_kind == "sym" else BalancedFactor(d, d, 3, mu=0.7)
+    obj = Objective(loss, model)
+    theta, v = rng.standard_normal(obj.dim), rng.standard_normal(obj.dim)
+    h = 1e-6  # central differences: error O(h²·‖∇³F‖) ≈ 1e-10 against O(1) quantities
+    fd_dir = (obj.value(theta + h * v) - obj.value(theta - h * v)) / (2 * h)
+    assert abs(obj.grad(theta) @ v - fd_dir) <= 1e-6 * max(1.0, abs(fd_dir))
+    fd_hvp = (obj.grad(theta + h * v) - obj.grad(theta - h * v)) / (2 * h)
+    hv = obj.hvp(theta, v)
+    assert np.linalg.norm(hv - fd_hvp) <= 1e-6 * max(1.0, np.linalg.norm(fd_hvp))
+
+
+def test_backends_give_the_same_gradient_step(monkeypatch, rng):
+    if not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    op = uniform_entries((40, 30), 300, rng)
+    obj = Objective(LeastSquares(op, rng.standard_normal(op.m)), BalancedFactor(40, 30, 4, mu=0.5))
+    theta = rng.standard_normal(obj.dim)
+    e_numba = obj.evaluate(theta)
+    monkeypatch.setattr(kernels, "_compiled", lambda: None)
+    e_numpy = obj.evaluate(theta)
+    assert e_numba.value == pytest.approx(e_numpy.value, rel=1e-13)
+    np.testing.assert_allclose(e_numba.grad, e_numpy.grad, rtol=1e-12, atol=1e-12)
