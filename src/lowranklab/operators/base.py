@@ -21,6 +21,7 @@ from collections import Counter
 import numpy as np
 
 from lowranklab.lowrank import LowRank, Matrix, as_dense
+from lowranklab.operators.kernels import t_times
 
 
 class MeasurementOperator(ABC):
@@ -69,8 +70,8 @@ class MeasurementOperator(ABC):
         return self.adjoint(y) @ Z
 
     def adjoint_t_times(self, y: np.ndarray, Z: np.ndarray) -> np.ndarray:
-        """A*(y)ᵀ · Z."""
-        return self.adjoint(y).T @ Z
+        """A*(y)ᵀ · Z (compiled for a sparse A*(y) where numba is installed)."""
+        return t_times(self.adjoint(y), Z)
 
     def normal(self, X: Matrix) -> Matrix:
         """A*A(X), the Gauss–Newton curvature of ½‖A(X) − b‖²."""
