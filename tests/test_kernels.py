@@ -75,7 +75,9 @@ def test_sampled_dot_rejects_mismatched_ranks(rng):
 
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 @pytest.mark.parametrize("canonical", [True, False])
-def test_t_times_is_the_transposed_product(backend, index_dtype, canonical, rng):
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("r", [1, 13, 17])  # a single column; 8 + 4 + 1 blocks; the wide loop
+def test_csr_products_match_dense(backend, index_dtype, canonical, transpose, r, rng):
     d1, d2, m = 25, 17, 120
     rows, cols = _indices(rng, d1, d2, m, shuffled=False)
     y = rng.standard_normal(m)
@@ -83,25 +85,44 @@ def test_t_times_is_the_transposed_product(backend, index_dtype, canonical, rng)
     if canonical:  # summed duplicates, sorted indices
         G = sp.csr_array((y, (rows, cols)), shape=(d1, d2))
         G.indices, G.indptr = G.indices.astype(index_dtype), G.indptr.astype(index_dtype)
-    else:  # duplicates kept: Gᵀ Z must add them
+    else:  # duplicates kept: the products must add them
         G = sp.csr_array((y, cols.astype(index_dtype), indptr), shape=(d1, d2))
-    Z = rng.standard_normal((d1, 3))
-    np.testing.assert_allclose(kernels.t_times(G, Z), G.toarray().T @ Z, rtol=1e-12, atol=1e-12)
+    Gd = G.toarray().T if transpose else G.toarray()
+    product = kernels.t_times if transpose else kernels.times
+    Z = rng.standard_normal((Gd.shape[1], r))
+    np.testing.assert_allclose(product(G, Z), Gd @ Z, rtol=1e-12, atol=1e-12)
+    # into a slice of a larger array (how the models fill their gradient), and into a
+    # non-contiguous one (written through a temporary)
+    big = np.full((Gd.shape[0] + 4, r), np.nan)
+    assert product(G, Z, out=big[2:-2]) is not None
+    np.testing.assert_allclose(big[2:-2], Gd @ Z, rtol=1e-12, atol=1e-12)
+    assert np.isnan(big[:2]).all() and np.isnan(big[-2:]).all()
+    strided = np.full((Gd.shape[0], 2 * r), np.nan)[:, ::2]
+    product(G, Z, out=strided)
+    np.testing.assert_allclose(strided, Gd @ Z, rtol=1e-12, atol=1e-12)
 
 
-def test_t_times_falls_back_for_other_matrices(rng):
+def test_csr_products_fall_back_for_other_matrices(rng):
     Z = rng.standard_normal((6, 2))
     D = rng.standard_normal((6, 4))
     np.testing.assert_allclose(kernels.t_times(D, Z), D.T @ Z)
+    np.testing.assert_allclose(kernels.times(D.T, Z), D.T @ Z)
     C = sp.csc_array(D)
     np.testing.assert_allclose(kernels.t_times(C, Z), D.T @ Z)
     np.testing.assert_allclose(kernels.t_times(sp.csr_array(D), Z[:, 0]), D.T @ Z[:, 0])
+    out = np.empty((4, 2))
+    assert kernels.t_times(D, Z, out=out) is out
+    np.testing.assert_allclose(out, D.T @ Z)
 
 
-def test_t_times_rejects_wrong_shape(rng):
+def test_csr_products_reject_wrong_shapes(rng):
     G = sp.csr_array(rng.standard_normal((5, 4)))
     with pytest.raises(ValueError):
         kernels.t_times(G, np.ones((4, 2)))
+    with pytest.raises(ValueError):
+        kernels.times(G, np.ones((5, 2)))
+    with pytest.raises(ValueError):
+        kernels.times(G, np.ones((4, 2)), out=np.empty((4, 2)))
 
 
 def test_environment_switch_turns_numba_off(monkeypatch):

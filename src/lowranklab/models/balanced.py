@@ -8,7 +8,7 @@ import numpy as np
 from lowranklab.lowrank import LowRank, Matrix
 from lowranklab.models.base import Parametrization, skew_basis
 from lowranklab.models.symmetric import _independent
-from lowranklab.operators.kernels import t_times
+from lowranklab.operators.kernels import t_times, times
 
 
 class BalancedFactor(Parametrization):
@@ -53,11 +53,18 @@ class BalancedFactor(Parametrization):
 
     def pull(self, theta, G: Matrix) -> np.ndarray:
         U, V = self.unpack(theta)
-        return np.vstack([G @ V, t_times(G, U)]).ravel()
+        return self._both_sides(G, U, V)
 
     def curvature(self, theta, theta_dot, G: Matrix) -> np.ndarray:
         Ud, Vd = self.unpack(theta_dot)
-        return np.vstack([G @ Vd, t_times(G, Ud)]).ravel()
+        return self._both_sides(G, Ud, Vd)
+
+    def _both_sides(self, G: Matrix, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        """vec([G B; Gᵀ A]), each product written straight into its half."""
+        out = np.empty((self.d1 + self.d2, self.r))
+        times(G, B, out=out[: self.d1])
+        t_times(G, A, out=out[self.d1 :])
+        return out.ravel()
 
     def imbalance(self, theta) -> np.ndarray:
         """D = UᵀU − VᵀV (conserved by gradient flow when μ = 0)."""

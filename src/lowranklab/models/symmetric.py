@@ -6,7 +6,7 @@ import numpy as np
 
 from lowranklab.lowrank import LowRank, Matrix
 from lowranklab.models.base import Parametrization, skew_basis
-from lowranklab.operators.kernels import t_times
+from lowranklab.operators.kernels import t_times, times
 
 
 class SymmetricFactor(Parametrization):
@@ -43,11 +43,11 @@ class SymmetricFactor(Parametrization):
 
     def pull(self, theta, G: Matrix) -> np.ndarray:
         (U,) = self.unpack(theta)
-        return (G @ U + t_times(G, U)).ravel()
+        return (times(G, U) + t_times(G, U)).ravel()
 
     def curvature(self, theta, theta_dot, G: Matrix) -> np.ndarray:
         (Ud,) = self.unpack(theta_dot)
-        return (G @ Ud + t_times(G, Ud)).ravel()
+        return (times(G, Ud) + t_times(G, Ud)).ravel()
 
     def symmetry_tangents(self, theta) -> np.ndarray:
         (U,) = self.unpack(theta)

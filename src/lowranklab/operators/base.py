@@ -21,7 +21,7 @@ from collections import Counter
 import numpy as np
 
 from lowranklab.lowrank import LowRank, Matrix, as_dense
-from lowranklab.operators.kernels import t_times
+from lowranklab.operators.kernels import t_times, times
 
 
 class MeasurementOperator(ABC):
@@ -66,8 +66,8 @@ class MeasurementOperator(ABC):
         return self.forward_lr(U, U)
 
     def adjoint_times(self, y: np.ndarray, Z: np.ndarray) -> np.ndarray:
-        """A*(y) · Z."""
-        return self.adjoint(y) @ Z
+        """A*(y) · Z (compiled for a sparse A*(y) where numba is installed)."""
+        return times(self.adjoint(y), Z)
 
     def adjoint_t_times(self, y: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """A*(y)ᵀ · Z (compiled for a sparse A*(y) where numba is installed)."""
