@@ -12,9 +12,12 @@ stores the gathered factor rows; it is compiled on first use and cached on disk
 * `sampled_dot` gathers U[i_k] and V[j_k] in blocks of `BLOCK` entries into reused buffers and
   takes the row-wise dot product (memory O(BLOCK·r), never an (m, r) temporary); about twice
   the compiled time, because the gathered rows make a round trip through memory;
-* `times` and `t_times` are SciPy's `G @ Z` and `G.T @ Z` (the same loops; the compiled ones
-  save SciPy's Python-side set-up and the copy into the gradient, which matter for small
-  problems: about 7 % of a step at n = 1000, nothing at n = 5000).
+* `times` and `t_times` are SciPy's `G @ Z` and `G.T @ Z`: the same loops, but G Z sums
+  into memory rather than registers, and both pay SciPy's Python-side set-up (a CSC view for
+  Gᵀ) and a copy into the gradient.
+
+Altogether a completion step costs about 1.6× more without numba
+(`python -m benchmarks.run --only completion`, with and without LOWRANKLAB_NUMBA=0).
 
 `LOWRANKLAB_NUMBA=0` in the environment switches the compiled loops off (to compare, or to
 debug the fallback); `backend()` says which one runs.
