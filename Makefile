@@ -25,7 +25,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
 bench: $(STAMP)
-	$(PY) -m benchmarks.run --suite quick --json bench-quick.json
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.run --suite quick --json bench-quick.json
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
