@@ -1,4 +1,4 @@
-"""The two inner loops of a matrix-completion gradient step, compiled when numba is there.
+"""The inner loops of a matrix-completion gradient step, compiled when numba is there.
 
 * `sampled_dot(rows, cols, U, V)`: (U Vᵀ)_{i_k j_k} = ⟨U[i_k], V[j_k]⟩ over the observed
   entries, i.e. A(U Vᵀ) for entry sampling (the "SDDMM" of sparse linear algebra).
