@@ -82,6 +82,17 @@ def test_T9_gradient_discontinuity_closed_form():
     assert abs(gradient_norm_closed_form(0.0, np.sqrt(0.5), 1.0) - np.sqrt(3) / 2) < 1e-15
 
 
+def _psd_spurious_setup(k, rng):
+    """X♮ = Ux diag(3, 2, 1) Uxᵀ in PSD 8×8 at rank 3; the spurious point missing the k-th
+    component; a unit direction w orthogonal to range(Ux)."""
+    d = np.array([3.0, 2.0, 1.0])
+    Ux = _orth(8, 3, rng)
+    loss = MatrixDistance(LowRank(Ux * d, Ux))
+    p = next(q for q in spurious_points(Ux, d) if q.missing == (k,))
+    w = orthonormal_complement_sample(Ux, 1, rng)[:, 0]
+    return d, FixedRankPSD(8, 3), loss, p, w
+
+
 def _near(p, eps, w, z=None):
     """Z_ε = Z_# + ε w zᵀ (z = w for PSD) as a LowRank."""
     z = w if z is None else z
@@ -90,19 +101,13 @@ def _near(p, eps, w, z=None):
 
 @pytest.mark.parametrize("k", [1, 2])
 def test_T10_hessian_spectrum_near_spurious_point(k, rng):
-    d = np.array([3.0, 2.0, 1.0])
     # PSD n = 8: {1 − d_k/ε, 1 − d_k/d_j (kept j), 1}
-    n, r = 8, 3
-    Ux = _orth(n, r, rng)
-    man = FixedRankPSD(n, r)
-    loss = MatrixDistance(LowRank(Ux * d, Ux))
-    p = next(q for q in spurious_points(Ux, d) if q.missing == (k,))
-    w = orthonormal_complement_sample(Ux, 1, rng)[:, 0]
+    d, man, loss, p, w = _psd_spurious_setup(k, rng)
     for eps in (1e-2, 1e-3):
         x = man.from_lowrank(_near(p, eps, w))
         ev = np.linalg.eigvalsh(man.hessian_matrix(loss, x))
         ref = np.sort([1 - d[k] / eps] + [1 - d[k] / d[j] for j in p.kept]
-                      + [1.0] * (man.dim - r))
+                      + [1.0] * (man.dim - len(d)))
         assert np.allclose(ev, ref, rtol=1e-6, atol=1e-6)
     # general (7, 6, 3): {1 ± d_k/ε, 1 ± d_k/d_j, 1}
     gen = FixedRank(7, 6, 3)
@@ -178,13 +183,7 @@ def test_T19_psd_step_below_one_keeps_rank(rng):
 @pytest.mark.parametrize("k", [1, 2])
 def test_T20_jacobian_of_varying_step_map(k, rng):
     """Lemma 4.1 corrected: eigenvalues 1 + α d_k (once) and 1 — not 1 + 2α d_k."""
-    d = np.array([3.0, 2.0, 1.0])
-    n, r = 8, 3
-    Ux = _orth(n, r, rng)
-    man = FixedRankPSD(n, r)
-    loss = MatrixDistance(LowRank(Ux * d, Ux))
-    p = next(q for q in spurious_points(Ux, d) if q.missing == (k,))
-    w = orthonormal_complement_sample(Ux, 1, rng)[:, 0]
+    d, man, loss, p, w = _psd_spurious_setup(k, rng)
     eps = 1e-6
     x = man.from_lowrank(_near(p, eps, w))
     basis = man.tangent_basis(x)
