@@ -9,13 +9,14 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from lowranklab.cli.solve import solve_problem_glrl
 from lowranklab.lowrank import LowRank, as_dense, fro_dist_sq, fro_norm
 from lowranklab.models import SymmetricFactor
 from lowranklab.objective import Objective
 from lowranklab.problems import completion_problem
 from lowranklab.problems.glrl_instances import canonical_instance
 from lowranklab.problems.glrl_losses import FullObservation, LinearLoss, PairObservation
-from lowranklab.solvers.greedy import descend, glrl, r1mp, solve_problem_glrl, top_eigenpairs
+from lowranklab.solvers.greedy import descend, glrl, r1mp, top_eigenpairs
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,30 @@
 
 The library is built on one split (Manopt's "lift"): a *loss* f(X) lives on the ambient
 matrix X, a *parametrization* maps parameters θ to X, and a *solver* moves θ.
+
+`LowRank` and `Objective` are imported on first use (PEP 562), so `import lowranklab` — and
+with it `lowranklab --help` — does not pay for NumPy and SciPy.
 """
 
-from lowranklab.lowrank import LowRank
-from lowranklab.objective import Objective
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 __all__ = ["LowRank", "Objective", "__version__"]
+
+if TYPE_CHECKING:
+    from lowranklab.lowrank import LowRank
+    from lowranklab.objective import Objective
+
+
+def __getattr__(name: str):
+    if name == "LowRank":
+        from lowranklab.lowrank import LowRank
+
+        return LowRank
+    if name == "Objective":
+        from lowranklab.objective import Objective
+
+        return Objective
+    raise AttributeError(f"module 'lowranklab' has no attribute {name!r}")

@@ -20,7 +20,6 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -130,7 +129,7 @@ def solve(
         if noise is not None and solver not in (SolverKind.noisy_gd, SolverKind.perturbed_gd):
             raise ValueError("--noise applies to --solver noisy-gd or perturbed-gd only")
         if solver in MIN_NORM_SOLVERS:  # min ‖U‖²_F s.t. A(UUᵀ) = b: its own file handling
-            from lowranklab.solvers.min_norm_cli import solve_min_norm
+            from lowranklab.cli.min_norm import solve_min_norm
 
             msg = solve_min_norm(problem, out, solver=solver.value, rank=_or(rank, 1),
                                  gamma=gamma, step=step, max_iter=max_iter, init=init.value,
@@ -141,7 +140,7 @@ def solve(
             return
         P = Problem.load(problem)
         if solver is SolverKind.glrl:
-            from lowranklab.solvers.greedy import solve_problem_glrl
+            from lowranklab.cli.solve import solve_problem_glrl
 
             if model is not ModelKind.sym:
                 raise ValueError("--solver glrl needs --model sym")
@@ -149,7 +148,7 @@ def solve(
                                         max_iter=max_iter, gtol=gtol, progress=not quiet)
             factors = {"U": U}
         elif solver is SolverKind.rgd or model is ModelKind.fixed_rank:
-            from lowranklab.solvers.riemannian import solve_problem
+            from lowranklab.cli.solve import solve_problem
 
             if model is not ModelKind.fixed_rank or solver is not SolverKind.rgd:
                 raise ValueError("--solver rgd goes with --model fixed-rank")
@@ -158,10 +157,14 @@ def solve(
                                          line_search=line_search, max_iter=_or(max_iter, 1000),
                                          tol=tol, gtol=gtol, seed=seed, progress=not quiet)
         else:
-            res, factors = _solve_factored(
-                P, model, _or(rank, 1), mu, solver, init, _or(init_norm, 1e-3), init_rank,
-                init_from, step, line_search, _or(max_iter, 1000), noise, tol, gtol, seed,
-                not quiet)
+            from lowranklab.cli.solve import solve_factored
+
+            res, factors = solve_factored(
+                P, model=model.value, rank=_or(rank, 1), mu=mu, solver=solver.value,
+                init=init.value, init_norm=_or(init_norm, 1e-3), init_rank=init_rank,
+                init_from=init_from, step=step, line_search=line_search,
+                max_iter=_or(max_iter, 1000), noise=noise, tol=tol, gtol=gtol, seed=seed,
+                progress=not quiet)
         save_result(out, res, model_name=model.value, factors=factors, mu=mu)
     except (ValueError, TypeError, OSError, RuntimeError, ImportError) as e:
         fail(str(e))
@@ -173,44 +176,6 @@ def solve(
 def _or(value, default):
     """The option's value, or its default when it was not given (0 stays 0)."""
     return default if value is None else value
-
-
-def _solve_factored(P, model, rank, mu, solver, init, init_norm, init_rank, init_from, step,
-                    line_search, max_iter, noise, tol, gtol, seed, progress):
-    """gd / noisy-gd / perturbed-gd on f(UUᵀ) or f(UVᵀ) + μ/4‖UᵀU − VᵀV‖²."""
-    from lowranklab.models import BalancedFactor, SymmetricFactor
-    from lowranklab.models.init import initialize
-    from lowranklab.objective import Objective
-    from lowranklab.solvers import gradient_descent
-    from lowranklab.solvers.noisy import solve_with, theta_from_result
-
-    d1, d2 = P.shape
-    max_rank = d1 if model is ModelKind.sym else min(d1, d2)
-    if not 1 <= rank <= max_rank:
-        raise ValueError(f"--rank must be in [1, {max_rank}] for a {d1}×{d2} problem, "
-                         f"got {rank}")
-    if model is ModelKind.sym:
-        if d1 != d2:
-            raise ValueError(f"--model sym needs a square problem, got {d1}×{d2}")
-        par = SymmetricFactor(d1, rank)
-    else:
-        par = BalancedFactor(d1, d2, rank, mu=mu)
-    rng = np.random.default_rng(seed)
-    if init_from is not None:
-        theta0 = theta_from_result(init_from, par)
-    else:
-        theta0 = initialize(par, init.value, rng, norm=init_norm, rank=init_rank, op=P.op,
-                            b=P.b)
-    obj = Objective(P.loss(), par)
-    if solver is SolverKind.gd:
-        res = gradient_descent(obj, theta0, step=step, line_search=line_search,
-                               max_iter=max_iter, tol=tol, gtol=gtol, truth=P.truth,
-                               progress=progress)
-    else:
-        res = solve_with(solver.value, obj, theta0, noise=noise, rng=rng, step=step,
-                         max_iter=max_iter, tol=tol, gtol=gtol, truth=P.truth,
-                         progress=progress)
-    return res, dict(zip(("U", "V"), par.unpack(res.theta), strict=False))
 
 
 @app.command()

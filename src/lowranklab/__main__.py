@@ -1,0 +1,5 @@
+"""`python -m lowranklab` (same as `lowranklab`)."""
+
+from lowranklab.cli.app import main
+
+main()

@@ -1,0 +1,5 @@
+"""`python -m lowranklab.cli` (same as `lowranklab`)."""
+
+from lowranklab.cli.app import main
+
+main()

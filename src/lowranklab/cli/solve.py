@@ -1,0 +1,155 @@
+"""`lowranklab solve` for the factored, Riemannian and greedy solvers: from a loaded `Problem`
+and the command's options to a `Result` and the factors RESULT.npz stores.
+
+Copied here from solvers/ (noisy.solve_with, noisy.theta_from_result, riemannian.solve_problem,
+greedy.solve_problem_glrl): file handling and option defaults belong to the CLI layer; the
+solvers are called only through their public entry points.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lowranklab.solvers.result import Result
+
+
+def theta_from_result(path: str | Path, model) -> np.ndarray:
+    """θ for `model` from a RESULT.npz written by `lowranklab solve` (`--init-from`): U, and V
+    for balanced models; the factor shapes must match the model's."""
+    from lowranklab.io import load_result
+    from lowranklab.models import BalancedFactor
+
+    data = load_result(path)
+    factors = [data["U"], data.get("V")] if isinstance(model, BalancedFactor) else [data["U"]]
+    if any(f is None for f in factors):
+        raise ValueError(f"--init-from {path}: has no 'V'; it was not written by an "
+                         "asymmetric model")
+    for f in factors:
+        if np.iscomplexobj(f) or not np.issubdtype(f.dtype, np.number) \
+                or not np.all(np.isfinite(f)):
+            raise ValueError(f"--init-from {path}: factors must be finite real numbers")
+    try:
+        return model.check(model.pack(*[np.asarray(f, dtype=float) for f in factors]),
+                           "init-from factors")
+    except ValueError as e:
+        raise ValueError(f"--init-from {path}: factor shapes do not fit the model: {e}") from e
+
+
+def solve_with(solver: str, objective, theta0: np.ndarray, *, noise: float | None,
+               rng: np.random.Generator, step: float | None, max_iter: int, tol: float | None,
+               gtol: float | None, truth, progress: bool) -> Result:
+    """`--solver noisy-gd|perturbed-gd` (noise: ε of Ge et al. 2015 or the ball radius of
+    Jin et al. 2017; default 1e-3). perturbed-gd uses gtol as its g_thres (default 1e-8)."""
+    from lowranklab.solvers.noisy import noisy_gradient_descent, perturbed_gradient_descent
+
+    radius = 1e-3 if noise is None else float(noise)
+    if solver == "noisy-gd":
+        return noisy_gradient_descent(objective, theta0, noise=radius, rng=rng, step=step,
+                                      max_iter=max_iter, tol=tol, gtol=gtol, truth=truth,
+                                      progress=progress)
+    if solver == "perturbed-gd":
+        return perturbed_gradient_descent(objective, theta0, rng=rng, radius=radius,
+                                          g_thres=1e-8 if gtol is None else gtol, step=step,
+                                          max_iter=max_iter, tol=tol, truth=truth,
+                                          progress=progress)
+    raise ValueError(f"unknown solver {solver!r}")
+
+
+def solve_factored(problem, *, model: str, rank: int, mu: float, solver: str, init: str,
+                   init_norm: float, init_rank: int | None, init_from: Path | None,
+                   step: float | None, line_search: str, max_iter: int, noise: float | None,
+                   tol: float | None, gtol: float | None, seed: int, progress: bool
+                   ) -> tuple[Result, dict[str, np.ndarray]]:
+    """gd / noisy-gd / perturbed-gd on f(UUᵀ) (model "sym") or f(UVᵀ) + μ/4‖UᵀU − VᵀV‖²
+    (model "asym", zhu2021 eq. (8)), f = ½‖A(X) − b‖²."""
+    from lowranklab.models import BalancedFactor, SymmetricFactor
+    from lowranklab.models.init import initialize
+    from lowranklab.objective import Objective
+    from lowranklab.solvers import gradient_descent
+
+    d1, d2 = problem.shape
+    max_rank = d1 if model == "sym" else min(d1, d2)
+    if not 1 <= rank <= max_rank:
+        raise ValueError(f"--rank must be in [1, {max_rank}] for a {d1}×{d2} problem, "
+                         f"got {rank}")
+    if model == "sym":
+        if d1 != d2:
+            raise ValueError(f"--model sym needs a square problem, got {d1}×{d2}")
+        par = SymmetricFactor(d1, rank)
+    else:
+        par = BalancedFactor(d1, d2, rank, mu=mu)
+    rng = np.random.default_rng(seed)
+    if init_from is not None:
+        theta0 = theta_from_result(init_from, par)
+    else:
+        theta0 = initialize(par, init, rng, norm=init_norm, rank=init_rank, op=problem.op,
+                            b=problem.b)
+    obj = Objective(problem.loss(), par)
+    if solver == "gd":
+        res = gradient_descent(obj, theta0, step=step, line_search=line_search,
+                               max_iter=max_iter, tol=tol, gtol=gtol, truth=problem.truth,
+                               progress=progress)
+    else:
+        res = solve_with(solver, obj, theta0, noise=noise, rng=rng, step=step,
+                         max_iter=max_iter, tol=tol, gtol=gtol, truth=problem.truth,
+                         progress=progress)
+    return res, dict(zip(("U", "V"), par.unpack(res.theta), strict=False))
+
+
+def solve_problem(problem, rank: int, *, step_rule: str = "fixed", init: str = "spectral",
+                  init_norm: float = 1e-3, step: float | None = None,
+                  line_search: str = "constant", max_iter: int = 1000,
+                  tol: float | None = None, gtol: float | None = None, seed: int = 0,
+                  progress: bool = False) -> tuple[Result, dict[str, np.ndarray]]:
+    """`--model fixed-rank --solver rgd`: Riemannian GD (hou2021 §4–5) on the fixed-rank
+    manifold (PSD when the problem is symmetric) for ½‖A(X) − b‖². Returns the result and
+    the factors {"U", "S" (vector), "V"} to store in RESULT.npz. Without a step and with
+    the constant rule it uses the exact step along the gradient (line_search="exact"): the
+    constant 1/p step for completion is unstable near the sampling threshold."""
+    from lowranklab.models.fixed_rank import manifold_for
+    from lowranklab.solvers.riemannian import initial_point, riemannian_gradient_descent
+
+    if step is None and line_search == "constant":
+        line_search = "exact"
+    d1, d2 = problem.shape
+    if int(rank) != rank or not 1 <= rank <= min(d1, d2):
+        raise ValueError(f"--rank must be in [1, {min(d1, d2)}] for a {d1}×{d2} problem, "
+                         f"got {rank}")
+    man = manifold_for(problem.shape, int(rank), symmetric=bool(problem.symmetric))
+    rng = np.random.default_rng(seed)
+    x0 = initial_point(man, init, rng, norm=init_norm, op=problem.op, b=problem.b)
+    res = riemannian_gradient_descent(problem.loss(), man, x0, step=step, step_rule=step_rule,
+                                      line_search=line_search, max_iter=max_iter, tol=tol,
+                                      gtol=gtol, truth=problem.truth, progress=progress)
+    x = res.info["point"]
+    return res, {"U": x.U, "S": x.S, "V": x.V}
+
+
+def solve_problem_glrl(problem, *, epsilon: float = 1e-7, step: float | None = None,
+                       max_rank: int | None = None, max_iter: int | None = None,
+                       gtol: float | None = None, progress: bool = False
+                       ) -> tuple[Result, np.ndarray]:
+    """GLRL (glrl2021 Algorithm 1) on a saved `Problem`: f = ½‖A(X) − b‖², used through
+    sym(∇f), on completion (sparse, no dense d×d array) or dense sensing. gtol defaults to
+    1e-10·max(1, λ₁(−∇f(0))). Returns the Result (trace with `test_error`/`rel_error` when
+    the problem has a truth) and the final factor U."""
+    from lowranklab.lowrank import LowRank, fro_norm
+    from lowranklab.solvers.greedy import glrl, top_eigenpairs
+
+    d1, d2 = problem.shape
+    if d1 != d2:
+        raise ValueError(f"--solver glrl needs a square problem, got {d1}×{d2}")
+    loss = problem.loss()
+    if gtol is None:
+        lam = top_eigenpairs(loss.grad(LowRank(np.zeros((d1, 1)), np.zeros((d1, 1)))), 1)[0]
+        gtol = 1e-10 * max(1.0, float(lam[0]))
+    res = glrl(loss, epsilon=epsilon, step=step, max_rank=max_rank,
+               max_iter=10**6 if max_iter is None else max_iter, gtol=gtol,
+               truth=problem.truth, progress=progress)
+    if problem.truth is not None and "test_error" in res.trace:
+        nt = fro_norm(problem.truth)
+        res.trace.columns["rel_error"] = [float(np.sqrt(v) / nt)
+                                          for v in res.trace.columns["test_error"]]
+    return res, res.theta.reshape(d1, -1)
