@@ -297,13 +297,20 @@ def test_Mb_projection_rip_and_tube(rng):
     assert smin == pytest.approx(np.sqrt(np.linalg.eigvalsh(inst3.truth)[0]), rel=1e-6)
 
 
-def test_symmetric_kernel_matches_full_operator(rng):
-    from lowranklab.solvers.sensing_gd import SymmetricKernel
-
+def test_symmetric_half_coordinates_match_full_operator(rng):
+    """The dense operator's half-coordinate products (the ez2021 GD fast path) agree with the
+    plain (m, d²) products on symmetric matrices, and are not used for non-symmetric A_i."""
     inst = example_instance(7, 2, 30, rng)
-    kern = SymmetricKernel(inst)
+    op = inst.op
+    assert op.exactly_symmetric
     U = rng.standard_normal((7, 4))
-    assert rel_err(kern.residual(U @ U.T), inst.residual(U)) <= 1e-13
+    assert rel_err(op.forward_lr(U, U), op.A @ (U @ U.T).ravel()) <= 1e-13
+    assert rel_err(op.forward_lr(U, U), inst.residual(U) + inst.b) <= 1e-13
     y = rng.standard_normal(30)
-    assert rel_err(kern.adjoint(y), inst.adjoint(y)) <= 1e-13
-    assert kern.M.shape == (30, 28)  # N = d(d+1)/2 columns: half the work of (m, d²)
+    assert rel_err(op.adjoint(y), (y @ op.A).reshape(7, 7)) <= 1e-13
+    assert op._half_coordinates()[0].shape == (30, 28)  # N = d(d+1)/2: half the work of d²
+    from lowranklab.operators.dense import DenseSensing
+
+    general = DenseSensing(rng.standard_normal((30, 49)), (7, 7))
+    assert not general.exactly_symmetric
+    assert rel_err(general.forward_lr(U, U), general.A @ (U @ U.T).ravel()) <= 1e-13

@@ -35,7 +35,9 @@ def test_small_init_gd_recovers_psd_matrix_in_sensing(sensing, rng):
     prob, obj, model = sensing
     assert prob.op.m == 200 and prob.symmetric
     theta0 = model.pack(gaussian_factor((20, 2), 1e-3, rng))
-    res = gradient_descent(obj, theta0, max_iter=5000, tol=1e-20, truth=prob.truth)
+    monitors = [mon.test_error(prob.truth), mon.spectrum()]  # the spectrum is opt-in
+    res = gradient_descent(obj, theta0, max_iter=5000, tol=1e-20, truth=prob.truth,
+                           monitors=monitors)
     assert res.stop is StopCode.CONVERGED
     assert res.trace["rel_error"][-1] < 1e-6
     assert rel_error(res.X, prob.truth) < 1e-6  # computed directly, not via the monitor
@@ -108,7 +110,7 @@ def test_tolerances_and_max_iter(sensing, rng):
     assert res.stop is StopCode.MAX_ITER and res.iterations == 0
     np.testing.assert_array_equal(res.theta, theta0)
 
-    res = gradient_descent(obj, theta0, step=step, max_iter=10**6, stall_tol=1e-12,
+    res = gradient_descent(obj, theta0, step=step, max_iter=10**6, tol=None, stall_tol=1e-12,
                            stall_window=10)
     assert res.stop is StopCode.STALLED
 
@@ -119,7 +121,8 @@ def test_tolerances_and_max_iter(sensing, rng):
 def test_armijo_decreases_monotonically(sensing, rng):
     prob, obj, model = sensing
     theta0 = model.pack(gaussian_factor((20, 2), 1.0, rng))
-    res = gradient_descent(obj, theta0, step=1.0, line_search="armijo", max_iter=150)
+    res = gradient_descent(obj, theta0, step=1.0, line_search="armijo", max_iter=150, tol=None,
+                           stall_tol=None)
     F = res.trace["value"]
     assert F.size == 151
     assert np.all(np.diff(F) <= 0)

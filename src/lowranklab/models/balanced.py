@@ -7,7 +7,7 @@ import numpy as np
 
 from lowranklab.lowrank import LowRank, Matrix
 from lowranklab.models.base import Parametrization, skew_basis
-from lowranklab.models.symmetric import _independent
+from lowranklab.models.symmetric import _independent, _right_solve
 from lowranklab.operators.kernels import t_times, times
 
 
@@ -92,6 +92,32 @@ class BalancedFactor(Parametrization):
         D = self.imbalance(theta)
         Dd = Ud.T @ U + U.T @ Ud - Vd.T @ V - V.T @ Vd
         return self.mu * np.vstack([Ud @ D + U @ Dd, -(Vd @ D + V @ Dd)]).ravel()
+
+    def line(self, theta, xi) -> list[LowRank]:
+        """X(θ + sξ) = UVᵀ + s(UΞ_Vᵀ + Ξ_UVᵀ) + s²Ξ_UΞ_Vᵀ as [X₀, X₁, X₂]."""
+        (U, V), (DU, DV) = self.unpack(theta), self.unpack(xi)
+        return [LowRank(U, V), LowRank(np.hstack([U, DU]), np.hstack([DV, V])),
+                LowRank(DU, DV)]
+
+    def reg_line(self, theta, xi) -> np.ndarray | None:
+        """μ/4‖D(s)‖² with D(s) = D₀ + sD₁ + s²D₂ (D₁ = UᵀΞ_U + Ξ_UᵀU − VᵀΞ_V − Ξ_VᵀV,
+        D₂ = Ξ_UᵀΞ_U − Ξ_VᵀΞ_V): a quartic in s."""
+        if self.mu == 0:
+            return None
+        (U, V), (DU, DV) = self.unpack(theta), self.unpack(xi)
+        D = [U.T @ U - V.T @ V, U.T @ DU + DU.T @ U - V.T @ DV - DV.T @ V,
+             DU.T @ DU - DV.T @ DV]
+        c = np.zeros(5)
+        for i in range(3):
+            for j in range(3):
+                c[i + j] += float(np.sum(D[i] * D[j]))
+        return 0.25 * self.mu * c
+
+    def scaled_direction(self, theta, g, *, damping: float = 0.0) -> np.ndarray:
+        """(∇_U F (VᵀV + λI)⁻¹, ∇_V F (UᵀU + λI)⁻¹): ScaledGD (Tong, Ma & Chi 2021, eq. (6))."""
+        (U, V), (GU, GV) = self.unpack(theta), self.unpack(g)
+        return np.vstack([_right_solve(GU, V.T @ V, damping),
+                          _right_solve(GV, U.T @ U, damping)]).ravel()
 
     def symmetry_tangents(self, theta) -> np.ndarray:
         U, V = self.unpack(theta)

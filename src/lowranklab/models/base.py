@@ -58,6 +58,10 @@ class Parametrization(ABC):
     def symmetry_tangents(self, theta: np.ndarray) -> np.ndarray:
         return np.zeros((self.dim, 0))
 
+    def reg_line(self, theta: np.ndarray, xi: np.ndarray) -> np.ndarray | None:
+        """Coefficients c of ρ(θ + sξ) = Σ_k c_k s^k where ρ is polynomial (None: ρ = 0)."""
+        return None
+
     def check(self, theta: np.ndarray, name: str = "theta") -> np.ndarray:
         theta = np.asarray(theta, dtype=float)
         if theta.shape != (self.dim,):

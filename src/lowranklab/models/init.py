@@ -41,14 +41,23 @@ def scaled_identity(shape: tuple[int, int], u0: float) -> np.ndarray:
     return u0 * np.eye(*shape)
 
 
-def spectral_matrix(op: MeasurementOperator, b: np.ndarray, k: int, *, symmetric: bool):
+def spectral_matrix(op: MeasurementOperator, b: np.ndarray, k: int, *, symmetric: bool,
+                    power_iters: int | None = None):
     """The best rank-k approximation of A*(b), rescaled by the least-squares fit
     α = ⟨A(Y), b⟩/‖A(Y)‖² so that any operator normalization works. Returns factors (L, R)
-    with α·Y = L Rᵀ (L = R for symmetric, PSD part only)."""
+    with α·Y = L Rᵀ (L = R for symmetric, PSD part only). power_iters: use a randomized
+    range finder with that many power iterations (Halko, Martinsson & Tropp 2011, Alg. 4.4)
+    instead of Lanczos — an estimate, for default steps."""
     M = op.adjoint(b)
     d1, d2 = op.shape_in
     k = min(k, d1, d2)
-    if symmetric:
+    if power_iters is not None:
+        P, s, Qt = _randomized_svd(M, k, power_iters, symmetric=symmetric)
+        if symmetric:
+            L = R = P * np.sqrt(np.clip(s, 0.0, None))
+        else:
+            L, R = P * np.sqrt(s), Qt.T * np.sqrt(s)
+    elif symmetric:
         lam, Q = _top_eigs(M, k)
         lam = np.clip(lam, 0.0, None)
         L = R = Q * np.sqrt(lam)
@@ -74,6 +83,7 @@ def initialize(
     rank: int | None = None,
     op: MeasurementOperator | None = None,
     b: np.ndarray | None = None,
+    power_iters: int | None = None,
 ) -> np.ndarray:
     """θ₀ for `model`: kind ∈ {"small", "rank", "identity", "spectral"}.
 
@@ -99,10 +109,32 @@ def initialize(
             raise ValueError("spectral initialization needs the operator and measurements")
         sym = isinstance(model, SymmetricFactor)
         p = shapes[0][1]
-        L, R = spectral_matrix(op, b, p, symmetric=sym)
+        L, R = spectral_matrix(op, b, p, symmetric=sym, power_iters=power_iters)
         pad = [np.hstack([F, np.zeros((F.shape[0], p - F.shape[1]))]) for F in (L, R)]
         return model.pack(pad[0]) if sym else model.pack(*pad)
     raise ValueError(f"init must be one of small, rank, identity, spectral; got {kind!r}")
+
+
+def _randomized_svd(M: Matrix, k: int, q: int, *, symmetric: bool):
+    """Top-k (P, s, Qᵀ) of M by a randomized range finder with q power iterations (seed 0);
+    for symmetric M, the top-k *eigen*pairs by value (s may be negative)."""
+    n1, n2 = M.shape
+    rng = np.random.default_rng(0)
+    ell = min(k + 5, n1, n2)
+    Y = M @ rng.standard_normal((n2, ell))
+    for _ in range(q):
+        Y, _ = np.linalg.qr(np.asarray(Y))
+        Y = M @ np.asarray(M.T @ Y)
+    Qb, _ = np.linalg.qr(np.asarray(Y))
+    if symmetric:
+        T = np.asarray(Qb.T @ np.asarray(M @ Qb))
+        lam, W = np.linalg.eigh(0.5 * (T + T.T))
+        order = np.argsort(lam)[::-1][:k]
+        P = Qb @ W[:, order]
+        return P, lam[order], P.T
+    B = np.asarray(M.T @ Qb).T
+    Pb, s, Qt = np.linalg.svd(B, full_matrices=False)
+    return Qb @ Pb[:, :k], s[:k], Qt[:k]
 
 
 def _top_eigs(M: Matrix, k: int):

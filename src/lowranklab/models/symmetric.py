@@ -49,10 +49,34 @@ class SymmetricFactor(Parametrization):
         (Ud,) = self.unpack(theta_dot)
         return (times(G, Ud) + t_times(G, Ud)).ravel()
 
+    def line(self, theta, xi) -> list[LowRank]:
+        """X(U + sΞ) = UUᵀ + s(UΞᵀ + ΞUᵀ) + s²ΞΞᵀ, as the coefficients [X₀, X₁, X₂]."""
+        (U,), (D,) = self.unpack(theta), self.unpack(xi)
+        return [LowRank(U, U), LowRank(np.hstack([U, D]), np.hstack([D, U])), LowRank(D, D)]
+
+    def scaled_direction(self, theta, g, *, damping: float = 0.0) -> np.ndarray:
+        """∇_U F (UᵀU + λI)⁻¹, λ = damping·‖UᵀU‖₂ (ScaledGD for UUᵀ, Tong, Ma & Chi 2021)."""
+        (U,), (G,) = self.unpack(theta), self.unpack(g)
+        return _right_solve(G, U.T @ U, damping).ravel()
+
     def symmetry_tangents(self, theta) -> np.ndarray:
         (U,) = self.unpack(theta)
         cols = [(U @ E).ravel() for E in skew_basis(self.p)]
         return _independent(cols, self.dim)
+
+
+def _right_solve(G: np.ndarray, M: np.ndarray, damping: float) -> np.ndarray:
+    """G (M + λI)⁻¹ for a symmetric PSD r×r M, λ = damping·‖M‖₂ (by Cholesky; a tiny
+    floor keeps a rank-deficient M solvable)."""
+    r = M.shape[0]
+    lam = max(damping * float(np.linalg.norm(M, 2)), 1e-300) if damping > 0 else 0.0
+    Mr = M + lam * np.eye(r)
+    try:
+        c = np.linalg.cholesky(Mr)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(Mr, G.T, rcond=None)[0].T
+    Y = np.linalg.solve(c, G.T)  # Mr = c cᵀ: G Mr⁻¹ = (c⁻ᵀ c⁻¹ Gᵀ)ᵀ
+    return np.linalg.solve(c.T, Y).T
 
 
 def _independent(cols: list[np.ndarray], dim: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Gradient descent on F(θ) = f(X(θ)) + ρ(θ) with a constant step or Armijo backtracking."""
+"""Gradient descent on F(θ) = f(X(θ)) + ρ(θ): the engine with a step rule chosen by name."""
 
 from __future__ import annotations
 
@@ -9,10 +9,59 @@ import numpy as np
 from lowranklab.lowrank import Matrix
 from lowranklab.objective import Objective
 from lowranklab.solvers import monitors as mon
-from lowranklab.solvers.loop import IterationLoop
-from lowranklab.solvers.result import Result, StopCode
+from lowranklab.solvers import rules
+from lowranklab.solvers.engine import AUTO, DEFAULT_FTOL, DEFAULT_STALL_WINDOW, Stop, run
+from lowranklab.solvers.result import Result
 
 Callback = Callable[[mon.State], bool | None]
+LINE_SEARCHES = ("constant", "armijo", "exact")
+DIRECTIONS = ("gradient", "scaled")
+
+
+def make_rule(objective: Objective, *, step: float | None, line_search: str,
+              direction: str = "gradient", armijo_c: float = 1e-4,
+              armijo_beta: float = 0.5) -> rules.Rule:
+    """The step rule for `line_search` ∈ LINE_SEARCHES along `direction` ∈ DIRECTIONS.
+
+    constant: t = step (default `default_step`); armijo: backtracking from twice the last
+    accepted step (first try `step`); exact: the minimizer along the direction (least squares
+    on UUᵀ / UVᵀ; `step` scales it, default 1). direction "scaled" is ScaledGD."""
+    if line_search not in LINE_SEARCHES:
+        raise ValueError(f"line_search must be one of {LINE_SEARCHES}, got {line_search!r}")
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if step is not None:
+        rules._positive("step", step)
+    if line_search == "exact":
+        rule: rules.Rule = rules.Exact(1.0 if step is None else step)
+    else:
+        if step is None:
+            from lowranklab.solvers.step import default_step
+
+            step = default_step(objective)
+            if direction == "scaled":
+                step = scaled_default_step(objective)
+        rule = (rules.Constant(step) if line_search == "constant" else
+                rules.Armijo(step, c=armijo_c, beta=armijo_beta))
+    if direction == "scaled":
+        rule = rules.ScaledGD(rule)
+    return rule
+
+
+def scaled_default_step(objective: Objective) -> float:
+    """ScaledGD's step: η = 0.5 / (the mean curvature of f), i.e. 0.5·d1·d2/(scale·‖A‖²_F)
+    for least squares — 0.5/p for completion with a fraction p observed (Tong, Ma & Chi 2021
+    use η = 0.5 on the 1/p-scaled loss)."""
+    from lowranklab.problems.loss import LeastSquares
+
+    loss = objective.loss
+    if not isinstance(loss, LeastSquares):
+        return 0.5
+    op = loss.op
+    d1, d2 = op.shape_in
+    A = getattr(op, "A", None)
+    fro_sq = float(np.sum(A * A)) if A is not None else float(op.m)
+    return 0.5 * d1 * d2 / (loss.scale * max(fro_sq, 1e-300))
 
 
 def gradient_descent(
@@ -21,79 +70,39 @@ def gradient_descent(
     *,
     step: float | None = None,
     line_search: str = "constant",
+    direction: str = "gradient",
     max_iter: int = 1000,
-    tol: float | None = None,
+    tol: float | str | None = AUTO,
     gtol: float | None = None,
-    stall_tol: float | None = None,
-    stall_window: int = 50,
+    rtol: float | None = None,
+    stall_tol: float | None = DEFAULT_FTOL,
+    stall_window: int = DEFAULT_STALL_WINDOW,
     blowup: float = 1e8,
     time_budget: float | None = None,
     truth: Matrix | None = None,
     monitors: Sequence[mon.Monitor] | None = None,
     record_every: int = 1,
     callbacks: Sequence[Callback] = (),
+    hooks: Sequence = (),
     progress: bool = False,
     armijo_c: float = 1e-4,
     armijo_beta: float = 0.5,
 ) -> Result:
-    """θ_{k+1} = θ_k − η_k ∇F(θ_k).
+    """θ_{k+1} = θ_k − t_k ξ_k with ξ_k = ∇F(θ_k) (or the ScaledGD direction).
 
-    Stops with `converged` once the training error ‖A(X) − b‖² (F itself for losses without
-    one) is ≤ `tol`, or ‖∇F‖ ≤ `gtol`; `diverged` when F becomes non-finite or exceeds
-    `blowup`·max(F(θ₀), 1) (the last finite iterate is returned); `stalled` when
-    |F_k − F_{k−1}| ≤ stall_tol·|F_k| for `stall_window` consecutive steps; `budget` after
-    `time_budget` seconds; `interrupted` when a callback returns True or on Ctrl-C.
-
-    step: the constant step (default: `default_step`, ½/λ_max of the Hessian at the spectral
-    estimate); with line_search="armijo" it is the largest step tried, and each iteration starts
-    from twice the last accepted step and halves until F decreases by armijo_c·η‖∇F‖².
+    line_search: "constant" (t = step, default `default_step`), "armijo" (backtracking that can
+    grow the step again) or "exact" (the exact minimizer along ξ for least squares, where F is
+    a polynomial in t). Stops (`Stop`): `converged` when the training error ‖A(X) − b‖² is
+    ≤ tol ("auto": 1e-14·max(‖b‖², 1)), ‖∇F‖ ≤ gtol, or the relative error to `truth` is
+    ≤ rtol; `stalled` when F drops by ≤ stall_tol·|F| over stall_window iterations (None: off);
+    `diverged` when F becomes non-finite or exceeds blowup·max(|F₀|, 1) (last finite iterate
+    returned); `budget` after time_budget seconds; `interrupted` on a callback or Ctrl-C.
     """
-    if line_search not in ("constant", "armijo"):
-        raise ValueError(f"line_search must be 'constant' or 'armijo', got {line_search!r}")
-    if int(max_iter) != max_iter or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative integer, got {max_iter}")
-    L = IterationLoop(objective, theta0, step, truth, monitors, record_every, callbacks,
-                      progress, time_budget, blowup, "gd")
-    step0 = L.step
-    stop, message, k = StopCode.MAX_ITER, "", 0
-    stalled_for = 0
-    try:
-        for k in range(max_iter + 1):
-            hit = L.checks(k, tol, gtol, max_iter)
-            if hit:
-                stop, message = hit
-                break
-            L.record(k, {})
-            e = L.e
-            if line_search == "armijo":
-                L.step = min(2.0 * L.step, step0) if k else step0
-                g2 = float(e.grad @ e.grad)
-                while True:
-                    trial = L.theta - L.step * e.grad
-                    e_new = L.evaluate(trial)
-                    if np.isfinite(e_new.value) and (
-                        e_new.value <= e.value - armijo_c * L.step * g2
-                    ) or L.step < 1e-300:
-                        break
-                    L.step *= armijo_beta
-            else:
-                trial = L.theta - L.step * e.grad
-                e_new = L.evaluate(trial)
-            hit = L.accept(trial, e_new, k)
-            if hit:
-                stop, message = hit
-                break
-            if stall_tol is not None and abs(e_new.value - e.value) <= stall_tol * abs(
-                e_new.value
-            ):
-                stalled_for += 1
-                if stalled_for >= stall_window:
-                    k += 1
-                    stop, message = StopCode.STALLED, f"no progress for {stall_window} steps"
-                    break
-            else:
-                stalled_for = 0
-    except KeyboardInterrupt:
-        stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
-    return L.result(k, stop, message, {}, {"solver": "gd", "step": step0,
-                                            "line_search": line_search})
+    stop = Stop(max_iter=max_iter, tol=tol, gtol=gtol, rtol=rtol, ftol=stall_tol,
+                stall_window=stall_window, time_budget=time_budget, blowup=blowup)
+    rule = make_rule(objective, step=step, line_search=line_search, direction=direction,
+                     armijo_c=armijo_c, armijo_beta=armijo_beta)
+    return run(objective, theta0, rule, stop=stop, truth=truth, monitors=monitors,
+               callbacks=callbacks, hooks=hooks, record_every=record_every, progress=progress,
+               name="gd", info={"line_search": line_search, "direction": direction,
+                                "step": rule.describe().get("step", step)})

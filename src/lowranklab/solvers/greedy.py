@@ -360,31 +360,3 @@ def r1mp(loss: Loss, r_max: int, *, dense_eig_max: int = DENSE_EIG_MAX) -> Resul
     return Result(theta=a.copy(), X=X, stop=StopCode.MAX_ITER, iterations=r_max, trace=trace,
                   counts={}, wall_time=time.perf_counter() - t0, message=f"{r_max} atoms",
                   info={"atoms": np.stack(Ucols, axis=1), "coefficients": coefs, "f": fs})
-
-
-def solve_problem_glrl(problem, *, epsilon: float = 1e-7, step: float | None = None,
-                       max_rank: int | None = None, max_iter: int | None = None,
-                       gtol: float | None = None, progress: bool = False
-                       ) -> tuple[Result, np.ndarray]:
-    """GLRL on a saved `Problem` (the CLI's `solve --solver glrl`): f = ½‖A(X) − b‖², used
-    through sym(∇f), on completion (sparse, no dense d×d array) or dense sensing. gtol defaults
-    to 1e-10·max(1, λ₁(−∇f(0))). Returns the Result (trace with `test_error`/`rel_error` when
-    the problem has a truth) and the final factor U."""
-    d1, d2 = problem.shape
-    if d1 != d2:
-        raise ValueError(f"--solver glrl needs a square problem, got {d1}×{d2}")
-    loss = problem.loss()
-    if gtol is None:
-        lam = top_eigenpairs(loss.grad(LowRank(np.zeros((d1, 1)), np.zeros((d1, 1)))), 1)[0]
-        gtol = 1e-10 * max(1.0, float(lam[0]))
-    res = glrl(loss, epsilon=epsilon, step=step, max_rank=max_rank,
-               max_iter=10**6 if max_iter is None else max_iter, gtol=gtol,
-               truth=problem.truth, progress=progress)
-    if problem.truth is not None and "test_error" in res.trace:
-        from lowranklab.lowrank import fro_norm
-
-        nt = fro_norm(problem.truth)
-        res.trace.columns["rel_error"] = [float(np.sqrt(v) / nt)
-                                          for v in res.trace.columns["test_error"]]
-    U = res.theta.reshape(d1, -1)
-    return res, U

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -18,11 +19,15 @@ from lowranklab.problems.loss import LeastSquares
 
 @dataclass
 class State:
+    """The solver state a monitor or callback sees (on record steps)."""
+
     iteration: int
-    theta: np.ndarray
+    theta: np.ndarray | None  # the flat parameters (None in the engine's internal tests)
     evaluation: Evaluation
     elapsed: float
     step: float
+    grad_norm: float = float("nan")  # ‖∇F‖ in the space's metric (Riemannian on M_r)
+    point: Any = None  # the iterate in its own form (θ, or a FixedRankPoint)
 
 
 Monitor = Callable[[State], dict[str, float]]
@@ -30,7 +35,8 @@ Monitor = Callable[[State], dict[str, float]]
 
 def basic(state: State) -> dict[str, float]:
     e = state.evaluation
-    return {"iter": state.iteration, "value": e.value, "grad_norm": float(np.linalg.norm(e.grad)),
+    gn = state.grad_norm if np.isfinite(state.grad_norm) else float(np.linalg.norm(e.grad))
+    return {"iter": state.iteration, "value": e.value, "grad_norm": gn,
             "time": state.elapsed, "step": state.step}
 
 
@@ -46,13 +52,19 @@ def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
     nt = fro_norm(truth)
 
     def monitor(s: State) -> dict[str, float]:
-        d2 = fro_dist_sq(s.evaluation.X, truth)
-        out = {"test_error": d2}
+        d2 = max(fro_dist_sq(s.evaluation.X, truth), 0.0)
+        out = {"test_error": d2, "dist": float(np.sqrt(d2))}
         if relative and nt > 0:
             out["rel_error"] = float(np.sqrt(d2) / nt)
         return out
 
     return monitor
+
+
+def manifold_sigmas(s: State) -> dict[str, float]:
+    """σ_r and σ_1 of a fixed-rank iterate (free: its S is stored)."""
+    x = s.point
+    return {"sigma_r": x.sigma_r, "sigma_1": x.sigma_1} if hasattr(x, "sigma_r") else {}
 
 
 def spectrum(k: int = 3, *, rtol: float = 1e-8) -> Monitor:

@@ -1,13 +1,11 @@
 """Gradient descent with noise, for escaping strict saddles (cited by zhu2021 §II):
 
 - noisy GD (Ge, Huang, Jin & Yuan 2015, Algorithm 1): θ ← θ − η(∇F(θ) + ε·ξ), ξ uniform on the
-  unit sphere of R^dim, ε the noise radius (1 in their theory);
-- perturbed GD (Jin, Ge, Netrapalli, Kakade & Jordan 2017, Algorithm 2): plain GD, plus a
-  perturbation ξ ~ Unif(B(0, r)) whenever ‖∇F‖ ≤ g_thres and none happened in the last t_thres
-  steps; t_thres steps after a perturbation, if F has not dropped by f_thres below its value at
-  the pre-perturbation point θ̃, stop and return θ̃ (the stopping rule).
+  unit sphere of R^dim, ε the noise radius (1 in their theory): the `Noisy` rule;
+- perturbed GD (Jin, Ge, Netrapalli, Kakade & Jordan 2017, Algorithm 2): plain GD plus the
+  `Perturbation` hook and its stopping rule.
 
-Both work for every `Objective` and return a `Result` like `gradient_descent`.
+Both are the engine with a rule or a hook, for every `Objective`, and return a `Result`.
 """
 
 from __future__ import annotations
@@ -20,24 +18,23 @@ import numpy as np
 from lowranklab.lowrank import Matrix
 from lowranklab.objective import Objective
 from lowranklab.solvers import monitors as mon
-from lowranklab.solvers.loop import IterationLoop
-from lowranklab.solvers.result import Result, StopCode
+from lowranklab.solvers import rules
+from lowranklab.solvers.engine import Stop, run
+from lowranklab.solvers.hooks import Perturbation, uniform_ball
+from lowranklab.solvers.result import Result
+from lowranklab.solvers.rules import unit_sphere
 
 Callback = Callable[[mon.State], bool | None]
+__all__ = ["noisy_gradient_descent", "perturbed_gradient_descent", "jin_parameters",
+           "unit_sphere", "uniform_ball"]
 
 
-def unit_sphere(dim: int, rng: np.random.Generator) -> np.ndarray:
-    """A point uniform on the unit sphere of R^dim."""
-    while True:
-        x = rng.standard_normal(dim)
-        n = np.linalg.norm(x)
-        if n > 1e-300:
-            return x / n
+def _constant(objective: Objective, step: float | None) -> rules.Constant:
+    if step is None:
+        from lowranklab.solvers.step import default_step
 
-
-def uniform_ball(dim: int, radius: float, rng: np.random.Generator) -> np.ndarray:
-    """A point uniform in the ball B(0, radius) of R^dim (Jin et al. 2017)."""
-    return radius * rng.uniform() ** (1.0 / dim) * unit_sphere(dim, rng)
+        step = default_step(objective)
+    return rules.Constant(step)
 
 
 def noisy_gradient_descent(
@@ -65,37 +62,16 @@ def noisy_gradient_descent(
     noise: the radius ε ≥ 0 (Ge et al. use 1). With constant noise the iterates hover in a
     ball of radius ≈ ε√(η/(2λ⁺)) around a minimum (seed002 spec §5.14); `noise_until` switches
     the noise off after that many iterations (plain GD afterwards), which removes the floor.
-    Stop codes as `gradient_descent` (tol, gtol, diverged, budget, interrupted, max_iter).
+    Stop codes as `gradient_descent` (tol, gtol, diverged, budget, interrupted, max_iter); no
+    stall test (the noise keeps F moving by design).
     """
-    if not (np.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise}")
-    if int(max_iter) != max_iter or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative integer, got {max_iter}")
-    if noise_until is not None and (int(noise_until) != noise_until or noise_until < 0):
-        raise ValueError(f"noise_until must be a non-negative integer, got {noise_until}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator")
-    L = IterationLoop(objective, theta0, step, truth, monitors, record_every, callbacks, progress,
-              time_budget, blowup, "noisy-gd")
-    stop, message, k = StopCode.MAX_ITER, "", 0
-    try:
-        for k in range(max_iter + 1):
-            hit = L.checks(k, tol, gtol, max_iter)
-            if hit:
-                stop, message = hit
-                break
-            eps = noise if (noise_until is None or k < noise_until) else 0.0
-            L.record(k, {"noise": eps})
-            direction = L.e.grad + (eps * unit_sphere(L.theta.size, rng) if eps > 0 else 0.0)
-            hit = L.move(L.theta - L.step * direction, k)
-            if hit:
-                stop, message = hit
-                break
-    except KeyboardInterrupt:
-        stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
-    eps_end = noise if (noise_until is None or k < noise_until) else 0.0
-    return L.result(k, stop, message, {"noise": eps_end},
-                    {"solver": "noisy-gd", "noise": float(noise), "noise_until": noise_until})
+    rule = rules.Noisy(_constant(objective, step), noise, rng, noise_until=noise_until)
+    stop = Stop(max_iter=max_iter, tol=tol, gtol=gtol, ftol=None, time_budget=time_budget,
+                blowup=blowup)
+    return run(objective, theta0, rule, stop=stop, truth=truth, monitors=monitors,
+               callbacks=callbacks, record_every=record_every, progress=progress,
+               name="noisy-gd", info={"noise": float(noise), "noise_until": noise_until,
+                                      "step": rule.base.eta})
 
 
 def jin_parameters(*, ell: float, rho: float, eps: float, delta_f: float, dim: int,
@@ -137,98 +113,14 @@ def perturbed_gradient_descent(
     callbacks: Sequence[Callback] = (),
     progress: bool = False,
 ) -> Result:
-    """Perturbed gradient descent (Jin et al. 2017, Algorithm 2):
-
-        if ‖∇F(θ_t)‖ ≤ g_thres and t − t_noise > t_thres:
-            θ̃ ← θ_t, t_noise ← t, θ_t ← θ̃ + ξ, ξ ~ Unif(B(0, radius))
-        if t − t_noise = t_thres and F(θ_t) − F(θ̃) > −f_thres: return θ̃   (stopping rule)
-        θ_{t+1} = θ_t − η∇F(θ_t)
-
-    The stopping rule returns the pre-perturbation point with stop code `converged`: it is an
-    ε-second-order stationary point (no perturbation found a decrease). With
-    stopping_rule=False the perturbations repeat forever at a minimum, which caps the accuracy
-    at about the radius (seed002 spec §3 E5(c)). Trace column `perturbations` counts them.
-    """
-    for name, v in (("radius", radius), ("g_thres", g_thres), ("f_thres", f_thres)):
-        if not (np.isfinite(v) and v >= 0):
-            raise ValueError(f"{name} must be a finite number >= 0, got {v}")
-    if int(t_thres) != t_thres or t_thres < 1:
-        raise ValueError(f"t_thres must be a positive integer, got {t_thres}")
-    if int(max_iter) != max_iter or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative integer, got {max_iter}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a numpy.random.Generator")
-    L = IterationLoop(objective, theta0, step, truth, monitors, record_every, callbacks, progress,
-              time_budget, blowup, "perturbed-gd")
-    t_noise = -int(t_thres) - 1
-    theta_tilde, e_tilde = None, None
-    perturb_iters: list[int] = []
-    stop, message, k = StopCode.MAX_ITER, "", 0
-    try:
-        for k in range(max_iter + 1):
-            hit = L.checks(k, tol, None)
-            if hit:
-                stop, message = hit
-                break
-            if (stopping_rule and theta_tilde is not None and k - t_noise == t_thres
-                    and L.e.value - e_tilde.value > -f_thres):
-                L.theta, L.e = theta_tilde, e_tilde
-                stop = StopCode.CONVERGED
-                message = (f"PGD stopping rule: F did not drop by {f_thres:g} within "
-                           f"{t_thres} steps of the perturbation at iteration {t_noise}; "
-                           "returned the pre-perturbation point")
-                break
-            if k == max_iter:
-                break
-            if float(np.linalg.norm(L.e.grad)) <= g_thres and k - t_noise > t_thres:
-                theta_tilde, e_tilde, t_noise = L.theta, L.e, k
-                perturb_iters.append(k)
-                hit = L.move(L.theta + uniform_ball(L.theta.size, radius, rng), k)
-                if hit:
-                    stop, message = hit
-                    break
-            L.record(k, {"perturbations": len(perturb_iters)})
-            hit = L.move(L.theta - L.step * L.e.grad, k)
-            if hit:
-                stop, message = hit
-                break
-    except KeyboardInterrupt:
-        stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
-    return L.result(k, stop, message, {"perturbations": len(perturb_iters)},
-                    {"solver": "perturbed-gd", "radius": float(radius), "g_thres": g_thres,
-                     "t_thres": int(t_thres), "f_thres": f_thres,
-                     "perturbation_iters": perturb_iters})
-
-
-def theta_from_result(path, model) -> np.ndarray:
-    """θ for `model` from a RESULT.npz written by `lowranklab solve` (`--init-from`): U, and V
-    for balanced models; the factor shapes must match the model's."""
-    from lowranklab.io import load_result
-    from lowranklab.models import BalancedFactor
-
-    data = load_result(path)
-    factors = [data["U"], data.get("V")] if isinstance(model, BalancedFactor) else [data["U"]]
-    if any(f is None for f in factors):
-        raise ValueError(f"{path}: has no 'V'; it was not written by an asymmetric model")
-    try:
-        return model.check(model.pack(*[np.asarray(f, dtype=float) for f in factors]),
-                           "init-from factors")
-    except ValueError as e:
-        raise ValueError(f"--init-from {path}: factor shapes do not fit the model: {e}") from e
-
-
-def solve_with(solver: str, objective: Objective, theta0: np.ndarray, *, noise: float | None,
-               rng: np.random.Generator, step: float | None, max_iter: int, tol: float | None,
-               gtol: float | None, truth, progress: bool) -> Result:
-    """The CLI's entry for `--solver noisy-gd|perturbed-gd` (noise: ε or the ball radius)."""
-    radius = 1e-3 if noise is None else float(noise)
-    if solver == "noisy-gd":
-        return noisy_gradient_descent(objective, theta0, noise=radius, rng=rng, step=step,
-                                      max_iter=max_iter, tol=tol, gtol=gtol, truth=truth,
-                                      progress=progress)
-    if solver == "perturbed-gd":
-        return perturbed_gradient_descent(objective, theta0, rng=rng, radius=radius,
-                                          g_thres=1e-8 if gtol is None else gtol, step=step,
-                                          max_iter=max_iter, tol=tol, truth=truth,
-                                          progress=progress)
-    raise ValueError(f"unknown solver {solver!r}")
+    """Perturbed gradient descent (Jin et al. 2017, Algorithm 2): GD with the `Perturbation`
+    hook (see there). With stopping_rule=False the perturbations repeat forever at a minimum,
+    which caps the accuracy at about the radius (seed002 spec §3 E5(c)). Trace column
+    `perturbations` counts them; info["perturbation_iters"] lists when."""
+    hook = Perturbation(rng, radius=radius, g_thres=g_thres, t_thres=t_thres, f_thres=f_thres,
+                        stopping_rule=stopping_rule)
+    rule = _constant(objective, step)
+    stop = Stop(max_iter=max_iter, tol=tol, ftol=None, time_budget=time_budget, blowup=blowup)
+    return run(objective, theta0, rule, stop=stop, truth=truth, monitors=monitors,
+               callbacks=callbacks, hooks=[hook], record_every=record_every,
+               progress=progress, name="perturbed-gd", info={"step": rule.eta})

@@ -24,23 +24,13 @@ Options that are **not in the paper** (clearly labelled):
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from lowranklab.lowrank import LowRank
 from lowranklab.problems.ez2021 import MACHINE_EPS, SymmetricSensing, rank_k_init
-from lowranklab.solvers.result import Result, StopCode
-from lowranklab.solvers.sensing_gd import (
-    Callback,
-    Recorder,
-    SymmetricKernel,
-    callback_state,
-    evaluate,
-    gd_update,
-)
+from lowranklab.solvers.result import Result
+from lowranklab.solvers.sensing_gd import Callback, sensing_gd
 
 WINDOW_MODES = ("paper", "fresh")
 RESTART_POLICIES = ("paper", "until_target_rank")
@@ -59,6 +49,56 @@ def window_ratio(errors: Sequence[float] | np.ndarray, k: int, W: int) -> float:
     prev, cur = e[:-1], e[1:]
     safe = np.where(prev == 0, 1.0, prev)
     return float(np.max(np.where(prev == 0, 1.0, cur / safe)))
+
+
+class Restart:
+    """The restart test of ez2021 Algorithm 1 as an engine hook. At iteration k it stores
+    e_k = f(U_k); at a check iteration whose window ratio is below τ it forces a trace row and
+    replaces the next iterate U_{k+1} (the GD step just taken) by a fresh rank-r₀ draw of
+    radius ρ₀ (both reduced first)."""
+
+    def __init__(self, *, shape, window, tau, r0, rho0, delta_rank, factor, r, rng, max_iter,
+                 window_mode, restart_policy, max_restarts, on_sphere) -> None:
+        self.shape, self.W, self.tau = shape, int(window), float(tau)
+        self.rank, self.radius, self.delta_rank, self.factor = int(r0), float(rho0), \
+            int(delta_rank), float(factor)
+        self.r, self.rng, self.on_sphere = int(r), rng, on_sphere
+        self.mode, self.policy, self.max_restarts = window_mode, restart_policy, max_restarts
+        self.errors = np.empty(max_iter + 1)
+        self.events: list[dict] = []
+        self.start, self.pending = 0, None
+
+    def __call__(self, ctx) -> None:
+        k = ctx.k
+        if self.pending is not None:  # the check at k − 1 fired: U_k is a fresh draw
+            ratio, f_check = self.pending
+            self.pending = None
+            self.radius *= self.factor
+            self.rank = max(self.rank - self.delta_rank, self.r)
+            U = rank_k_init(self.shape, self.rank, self.radius, self.rng,
+                            on_sphere=self.on_sphere)
+            sv = np.linalg.svd(U, compute_uv=False)
+            self.events.append({"k": k - 1, "ratio": ratio, "train_error": f_check,
+                                "r0": self.rank, "rho0": self.radius,
+                                "new_rank": int(np.sum(sv > max(self.shape) * MACHINE_EPS
+                                                       * sv[0])),
+                                "new_norm": float(np.linalg.norm(U))})
+            self.start = k
+            ctx.replace(U.ravel())
+        f = ctx.e.value
+        self.errors[k] = f
+        ctx.extra.update(run=len(self.events), r0=self.rank, rho0=self.radius)
+        if _is_check(k, self.start, self.W, self.mode) and _may_restart(
+                self.rank, self.r, len(self.events), self.policy, self.max_restarts):
+            ratio = window_ratio(self.errors, k, self.W)
+            if ratio < self.tau:  # step 2(b): linear convergence in the last window
+                self.pending = (ratio, f)
+                ctx.force_record = True
+
+    def info(self) -> dict:
+        return {"restarts": self.events, "n_restarts": len(self.events),
+                "final_r0": self.rank, "final_rho0": self.radius,
+                "last_run_start": self.start}
 
 
 def restart_gd(
@@ -87,7 +127,8 @@ def restart_gd(
     callbacks: Sequence[Callback] = (),
     progress: bool = False,
 ) -> Result:
-    """Run Algorithm 1 of ez2021 (see the module docstring) for k = 0, …, max_iter (= K).
+    """Run Algorithm 1 of ez2021 (see the module docstring) for k = 0, …, max_iter (= K):
+    `sensing_gd` with the `Restart` hook.
 
     U₀ is a rank-r₀ draw on the sphere ‖U‖_F = ρ₀ (inside the ball with on_sphere=False) from
     `rng`, unless `U0` is given (e.g. to compare with plain GD from the same start). Restarts
@@ -107,87 +148,16 @@ def restart_gd(
         U = np.array(U0, dtype=float)
         if U.shape != (d, p) or not np.all(np.isfinite(U)):
             raise ValueError(f"U0 must be a finite array of shape ({d}, {p}), got {U.shape}")
-    kern, truth = SymmetricKernel(inst), inst.truth
-    has_truth = truth is not None
-    names = ["iter", "train_error"] + (["test_error"] if has_truth else []) + [
-        "run", "r0", "rho0"]
-    rec = Recorder(names, record_every, dense_until)
-    errors = np.empty(max_iter + 1)
-    events: list[dict] = []
-    rank, radius, start = int(r0), float(rho0), 0
-    force = False
-
-    t0 = time.perf_counter()
-    last_report = t0
-    stop, message, k = StopCode.MAX_ITER, "", 0
-    res, f, test = evaluate(kern, U, truth)
-    if not np.isfinite(f):
-        raise ValueError("f(U0) is not finite")
-    f_ref = max(f, 1.0)
-    U_prev, f_prev, test_prev = U, f, test
-    info: dict = {"step": float(step), "window_mode": window_mode,
-                  "restart_policy": restart_policy, "max_restarts": max_restarts,
-                  "window": int(window), "tau": float(tau)}
-
-    def row(k: int, f: float, test: float) -> None:
-        vals = (f, test) if has_truth else (f,)
-        rec.add(k, *vals, len(events), rank, radius)
-
-    try:
-        for k in range(max_iter + 1):
-            if k > 0:
-                res, f, test = evaluate(kern, U, truth)
-                if k == start:
-                    f_ref = max(f_ref, f)
-                if not np.isfinite(f) or f > blowup * f_ref or not np.all(np.isfinite(U)):
-                    stop = StopCode.DIVERGED
-                    message = (f"f = {f:.3e} at iteration {k}; last finite iterate returned")
-                    info["diverged_at"] = k
-                    U, f, test, k = U_prev, f_prev, test_prev, k - 1
-                    break
-            errors[k] = f
-            if force or rec.wants(k):
-                row(k, f, test)
-                force = False
-            if tol is not None and f <= tol:
-                stop, message = StopCode.CONVERGED, f"training error <= {tol:g}"
-                break
-            if k == max_iter:
-                break
-            if callbacks:
-                state = callback_state(k, U, kern, res, f, time.perf_counter() - t0, step)
-                if any(cb(state) for cb in callbacks):
-                    stop, message = StopCode.INTERRUPTED, "stopped by callback"
-                    break
-            if progress and time.perf_counter() - last_report > 1.0:
-                last_report = time.perf_counter()
-                print(f"  restart_gd iter {k}/{max_iter}  f={f:.3e}  restarts={len(events)}",
-                      file=sys.stderr)
-            U_prev, f_prev, test_prev = U, f, test
-            U = gd_update(kern, res, U, step)  # step 1: GD (3)
-            if _is_check(k, start, window, window_mode) and _may_restart(
-                    rank, r, len(events), restart_policy, max_restarts):
-                ratio = window_ratio(errors, k, window)
-                if ratio < tau:  # step 2(b): linear convergence in the last window
-                    row(k, f, test)
-                    radius *= factor
-                    rank = max(rank - delta_rank, r)
-                    U = rank_k_init((d, p), rank, radius, rng, on_sphere=on_sphere)
-                    sv = np.linalg.svd(U, compute_uv=False)
-                    events.append({"k": k, "ratio": ratio, "train_error": f, "r0": rank,
-                                   "rho0": radius, "new_rank": int(np.sum(
-                                       sv > max(d, p) * MACHINE_EPS * sv[0])),
-                                   "new_norm": float(np.linalg.norm(U))})
-                    start, force = k + 1, True
-    except KeyboardInterrupt:
-        stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
-    row(k, f, test)
-    info.update(restarts=events, n_restarts=len(events), final_r0=rank, final_rho0=radius,
-                final_train_error=f, final_test_error=test, last_run_start=start)
-    n = k + 1
-    return Result(theta=U.ravel(), X=LowRank(U, U), stop=stop, iterations=k, trace=rec.trace(),
-                  counts={"grad_evals": n, "forward": n, "adjoint": k},
-                  wall_time=time.perf_counter() - t0, message=message, info=info)
+    hook = Restart(shape=(d, p), window=window, tau=tau, r0=r0, rho0=rho0,
+                   delta_rank=delta_rank, factor=factor, r=r, rng=rng, max_iter=max_iter,
+                   window_mode=window_mode, restart_policy=restart_policy,
+                   max_restarts=max_restarts, on_sphere=on_sphere)
+    res = sensing_gd(inst, U, step=step, max_iter=max_iter, tol=tol, blowup=blowup,
+                     record_every=record_every, dense_until=dense_until, callbacks=callbacks,
+                     hooks=[hook], progress=progress)
+    res.info.update(window_mode=window_mode, restart_policy=restart_policy,
+                    max_restarts=max_restarts, window=int(window), tau=float(tau))
+    return res
 
 
 def _is_check(k: int, start: int, W: int, mode: str) -> bool:
