@@ -181,8 +181,8 @@ def test_T10_invariances(inst):
     assert abs(P.merit(UR, 100.0) - P.merit(U, 100.0)) <= 1e-10 * abs(P.merit(U, 100.0))
     assert rel(P.multipliers(UR), P.multipliers(U)) <= 1e-10
     assert rel(P.merit_grad(UR, 100.0), P.merit_grad(U, 100.0) @ R) <= 1e-10
-    a = algorithm1(P, U, gamma=100.0, step=1e-4, max_iter=1, tol=None).info["U"]
-    aR = algorithm1(P, UR, gamma=100.0, step=1e-4, max_iter=1, tol=None).info["U"]
+    a = algorithm1(P, U, gamma=100.0, step=1e-4, max_iter=1, tol=None).factors[0]
+    aR = algorithm1(P, UR, gamma=100.0, step=1e-4, max_iter=1, tol=None).factors[0]
     assert rel(aR, a @ R) <= 1e-10
 
 

@@ -29,8 +29,8 @@ def test_algorithm1_result_contract_and_default_step():
     eta = 1.0 / (100.0 * np.linalg.eigvalsh(P.K(U0)).max())
     assert res.info["step"] == pytest.approx(eta)
     assert list(res.trace["iter"]) == [0, 100, 200, 300]
-    assert res.trace["objective"][-1] == pytest.approx(P.objective(res.info["U"]))
-    np.testing.assert_allclose(res.X.dense(), res.info["U"] @ res.info["U"].T)
+    assert res.trace["objective"][-1] == pytest.approx(P.objective(res.factors[0]))
+    np.testing.assert_allclose(res.X.dense(), res.factors[0] @ res.factors[0].T)
     # the matrix-form loop equals the paper's sum form of Algorithm 1
     U = U0.copy()
     eta = 1e-4
@@ -39,7 +39,7 @@ def test_algorithm1_result_contract_and_default_step():
         lam = np.linalg.solve(K, P.forward(U @ U.T))
         coef = lam - 50.0 * (P.forward(U @ U.T) - P.b)
         U = (1 - eta) * U + eta * sum(c * Ai @ U for c, Ai in zip(coef, P.A3, strict=True))
-    U5 = algorithm1(P, U0, step=eta, max_iter=5, tol=None).info["U"]
+    U5 = algorithm1(P, U0, step=eta, max_iter=5, tol=None).factors[0]
     np.testing.assert_allclose(U5, U, rtol=1e-12, atol=1e-14)
 
 
@@ -49,7 +49,7 @@ def test_callbacks_stop_and_divergence_and_convergence():
                      callbacks=[lambda s: s.iteration >= 50])
     assert res.stop is StopCode.INTERRUPTED and res.iterations == 50
     res = algorithm1(P, U0, step=1.0, max_iter=1000)
-    assert res.stop is StopCode.DIVERGED and np.all(np.isfinite(res.info["U"]))
+    assert res.stop is StopCode.DIVERGED and np.all(np.isfinite(res.factors[0]))
     res = merit_bfgs(P, U0, max_iter=1000, callbacks=[lambda s: s.iteration >= 5])
     assert res.stop is StopCode.INTERRUPTED
     # Algorithm 1 stops `converged` once ‖U_(k+1) − U_k‖ ≤ tol·max(1, ‖U_k‖): at a planted FOSP
@@ -66,7 +66,7 @@ def test_euler_refuses_singular_K_and_matches_alg1_near_feasible():
     assert res.stop is StopCode.DIVERGED and "singular" in res.message
     # Algorithm 1 handles it (ridge) and keeps the rank
     res = algorithm1(P, U, max_iter=10)
-    assert res.stop is StopCode.MAX_ITER and np.linalg.matrix_rank(res.info["U"]) == 1
+    assert res.stop is StopCode.MAX_ITER and np.linalg.matrix_rank(res.factors[0]) == 1
 
 
 def test_safe_step_rule_keeps_growing_runs_stable():
@@ -165,11 +165,11 @@ def test_done_when_merit_bfgs_and_algorithm1_reach_sdp(tmp_path, d, m, p, seed):
     P, U0 = instance(d, m, p, seed)
     opt = min_trace_psd(P.operator(), P.b).value
     res = merit_bfgs(P, U0)
-    assert abs(P.objective(res.info["U"]) - opt) <= 1e-6 * opt
+    assert abs(P.objective(res.factors[0]) - opt) <= 1e-6 * opt
     # Algorithm 1 with the paper's γ = 100 and the step heuristic 1/(γ λ_max K(U₀))
     res = algorithm1(P, U0, max_iter=300_000, record_every=10_000)
-    assert abs(P.objective(res.info["U"]) - opt) <= 1e-3 * opt
-    assert np.linalg.norm(P.residual(res.info["U"])) <= 1e-6
+    assert abs(P.objective(res.factors[0]) - opt) <= 1e-3 * opt
+    assert np.linalg.norm(P.residual(res.factors[0])) <= 1e-6
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ def planted(seed=3):
 
 def gd_on_G(P, U0, steps, eta=1e-3):
     """GD on G = ‖r‖²/8 with step η: feasibility_gd's gradient is 8∇G."""
-    return feasibility_gd(P, U0, step=eta / 8, max_iter=steps, record_every=steps).info["U"]
+    return feasibility_gd(P, U0, step=eta / 8, max_iter=steps, record_every=steps).factors[0]
 
 
 def near_feasible_rank_deficient(P, rng):
@@ -51,18 +51,18 @@ def test_T12_rank_does_not_increase(method):
            "euler": lambda U: merit_euler(P, U, gamma=100.0, step=1e-4, max_iter=2000, tol=None),
            "gd": lambda U: feasibility_gd(P, U, step=1e-4, max_iter=2000)}[method]
     # a zero block stays exactly zero
-    Uk = run(np.hstack([V, np.zeros((6, 2))])).info["U"]
+    Uk = run(np.hstack([V, np.zeros((6, 2))])).factors[0]
     assert np.all(Uk[:, 2:] == 0.0)
     # a dependency U₀z = 0 is kept: z = [C; −I]
     res = run(np.hstack([V, V @ C]))
     assert res.iterations == 2000 and res.stop.value == "max_iter"
-    Uk = res.info["U"]
+    Uk = res.factors[0]
     Z = np.vstack([C, -np.eye(2)])
     assert np.linalg.norm(Uk @ Z) <= 1e-12 * np.linalg.norm(Uk)
     s = np.linalg.svd(Uk, compute_uv=False)
     assert s[-1] <= 1e-12 * s[0]
     # converse: a full-rank U₀ keeps rank p at finite k
-    s = np.linalg.svd(run(np.hstack([V, 0.3 * rng.standard_normal((6, 2))])).info["U"],
+    s = np.linalg.svd(run(np.hstack([V, 0.3 * rng.standard_normal((6, 2))])).factors[0],
                       compute_uv=False)
     assert s[-1] > 1e-6 * s[0]
 
@@ -208,7 +208,7 @@ def test_T19_pataki_tight_and_bfgs_reaches_sdp(seed):
     U0 = rng.standard_normal((8, 5))
     U0 *= 3 / np.linalg.norm(U0)
     res = merit_bfgs(P, U0, gamma=100.0)
-    U = res.info["U"]
+    U = res.factors[0]
     cert = P.certificate(U)
     assert cert.lambda_min >= -1e-6 and cert.feasibility <= 1e-6
     assert cert.gap_bound <= 1e-5 * cert.objective  # (b′): the certificate alone
@@ -250,7 +250,7 @@ def test_T21_theorem21_pipeline():
     U0 = near_feasible_rank_deficient(P, rng)
     assert np.all(U0[:, 3] == 0)
     res = algorithm1(P, U0, gamma=100.0, step=3e-4, max_iter=40_000, record_every=1000)
-    U = res.info["U"]
+    U = res.factors[0]
     opt = P.b @ lam_bar
     assert abs(P.objective(U) - opt) <= 1e-4 * opt
     assert np.linalg.norm(P.residual(U)) <= 1e-6
@@ -263,7 +263,7 @@ def test_T22_bfgs_large_gamma_succeeds():
     for _ in range(4):
         U0 = rng.standard_normal((6, 4))
         U0 *= 3 / np.linalg.norm(U0)
-        U = merit_bfgs(P, U0, gamma=100.0).info["U"]
+        U = merit_bfgs(P, U0, gamma=100.0).factors[0]
         assert abs(P.objective(U) - 2.0) <= 1e-6 and abs(P.b @ lam_bar - 2.0) <= 1e-10
         assert P.feasibility_gap(U) <= 1e-8
 
@@ -272,7 +272,7 @@ def test_T22_bfgs_large_gamma_succeeds():
 def test_T23_fixed_points_independent_of_gamma(gamma):
     P, W, _, _ = planted()
     Ubar = np.hstack([W, np.zeros((6, 2))])
-    U1 = algorithm1(P, Ubar, gamma=gamma, step=1e-3, ridge=0.0, max_iter=1, tol=None).info["U"]
+    U1 = algorithm1(P, Ubar, gamma=gamma, step=1e-3, ridge=0.0, max_iter=1, tol=None).factors[0]
     assert np.linalg.norm(U1 - Ubar) <= 1e-12
 
 
@@ -309,9 +309,9 @@ def test_T25_fig3_lite():
     for name, U0 in inits.items():
         out[name] = algorithm1(P, U0, gamma=100.0, step=2e-5, max_iter=20_000,
                                record_every=10_000)
-    U = out["deterministic"].info["U"]
+    U = out["deterministic"].factors[0]
     assert out["deterministic"].trace["gap"][-1] > 1 and np.all(U[:, 1:] == 0.0)
-    U = out["partial oracle"].info["U"]
+    U = out["partial oracle"].factors[0]
     assert out["partial oracle"].trace["gap"][-1] > 0.05
     assert np.abs(U[:, 2:] - U[:, [1]]).max() <= 1e-12
     t = out["random"].trace

@@ -29,7 +29,7 @@ from lowranklab.problems.ez2021_theory import (
 )
 from lowranklab.solvers import StopCode, gradient_descent
 from lowranklab.solvers.flow import gradient_flow
-from lowranklab.solvers.sensing_gd import eta_rule, sensing_gd
+from lowranklab.solvers.sensing_gd import eta_rule, sensing_gd, sensing_objective
 
 
 def _eta(inst, rho=1.0):
@@ -42,7 +42,7 @@ def test_fast_loop_matches_generic_gradient_descent(rng):
     U0 = rank_k_init((8, 8), 8, 1.0, rng)
     eta = _eta(inst)
     fast = sensing_gd(inst, U0, step=eta, max_iter=50, tol=None)
-    obj = inst.objective()
+    obj = sensing_objective(inst)
     assert isinstance(obj, Objective)
     slow = gradient_descent(obj, U0.ravel(), step=eta, max_iter=50, truth=inst.truth)
     assert rel_err(fast.theta, slow.theta) <= 1e-12
@@ -58,7 +58,7 @@ def test_callbacks_are_honoured_and_see_the_generic_state(rng):
 
     def cb(state):
         seen.append(state.iteration)
-        g = inst.objective().grad(state.theta)
+        g = sensing_objective(inst).grad(state.theta)
         assert rel_err(state.evaluation.grad, g) <= 1e-12
         return state.iteration == 7
 

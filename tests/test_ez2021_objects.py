@@ -24,6 +24,7 @@ from lowranklab.problems.ez2021_theory import (
     procrustes_rotation,
 )
 from lowranklab.problems.ez2021_toy import mb_surface, surface_radius_sq, toy_instance
+from lowranklab.solvers.sensing_gd import sensing_objective
 
 
 def _orth(p, rng):
@@ -53,7 +54,7 @@ def test_T1_gradient_factor_four_and_G(rng):
     assert rel_err(inst.grad_G(U), fd / 8) <= 1e-6
     assert inst.G(U) == pytest.approx(inst.train_error(U) / 8, rel=1e-14)
     # the generic foundation objective (LeastSquares scale 2 ∘ UUᵀ) has the same gradient
-    obj = inst.objective(3)
+    obj = sensing_objective(inst, 3)
     assert rel_err(obj.grad(U.ravel()).reshape(5, 3), inst.grad_f(U)) <= 1e-12
     assert obj.value(U.ravel()) == pytest.approx(inst.train_error(U), rel=1e-12)
 

@@ -8,6 +8,7 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
+from lowranklab.lowrank import as_dense
 from lowranklab.models.deep import DeepFactor, balanced_symmetric_init
 from lowranklab.objective import Objective
 from lowranklab.problems.glrl_instances import (
@@ -19,7 +20,7 @@ from lowranklab.problems.glrl_instances import (
     linear_flow,
 )
 from lowranklab.problems.glrl_losses import FullObservation, LinearLoss
-from lowranklab.solvers.deep import deep_gd, deep_glrl, factor_grads
+from lowranklab.solvers.deep import deep_gd, deep_glrl
 from lowranklab.solvers.glrl_flows import (
     K_matrix,
     deep_rhs_11,
@@ -189,7 +190,8 @@ def test_T10_random_init_reaches_global_min(inst, rng):
     U0 *= np.sqrt(1e-3 / np.linalg.norm(U0 @ U0.T))
     # over-parametrized (r = d) GD converges only sublinearly in the flat directions: the
     # spec's f ≤ 1e-8 / ∇f ⪰ −1e-6 needs ~10⁶ steps; the fast version checks the trend
-    U, k, t, f, gn, stop = descend(inst.loss, U0, step=None, gtol=1e-9, max_iter=30_000)
+    res = descend(inst.loss, U0, step=None, gtol=1e-9, max_iter=30_000)
+    U, f = res.factors[0], res.trace["value"][-1]
     assert f <= 2e-7 and f < 1e-6 * inst.loss.value(np.zeros((20, 20)))
     assert np.linalg.eigvalsh(dense_grad(inst.loss, U @ U.T))[0] >= -1e-4
 
@@ -200,7 +202,8 @@ def test_T10_random_init_reaches_global_min_spec_criterion(inst, rng):
     sublinear over-parametrized phase needs (≈ 50 s)."""
     U0 = rng.standard_normal((20, 20))
     U0 *= np.sqrt(1e-3 / np.linalg.norm(U0 @ U0.T))
-    U, k, t, f, gn, stop = descend(inst.loss, U0, step=None, gtol=1e-12, max_iter=1_000_000)
+    res = descend(inst.loss, U0, step=None, gtol=1e-12, max_iter=1_000_000)
+    U, f = res.factors[0], res.trace["value"][-1]
     assert f <= 1e-8
     assert np.linalg.eigvalsh(dense_grad(inst.loss, U @ U.T))[0] >= -1e-6
 
@@ -224,7 +227,17 @@ def test_deep_param_fd(rng):
         assert np.allclose(obj.hvp(th, v), fdh, atol=1e-6 * max(1, np.abs(fdh).max()))
         Us = list(model.unpack(th))
         W = model.to_matrix(th).dense()
-        fg = np.concatenate([g.ravel() for g in factor_grads(Us, loss.grad(W))])
+        fg = model.pull(th, loss.grad(W))  # ∇_{U_i} = P_{i−1}ᵀ G S_{i+1}ᵀ (spec §1.4)
+        explicit = [np.eye(U.shape[0]) for U in Us]
+        for i in range(len(Us)):
+            left = np.eye(W.shape[0])
+            for U in Us[:i]:
+                left = left @ U
+            right = np.eye(Us[i].shape[1])
+            for U in Us[i + 1:]:
+                right = right @ U
+            explicit[i] = left.T @ as_dense(loss.grad(W)) @ right.T
+        assert np.allclose(fg, np.concatenate([g.ravel() for g in explicit]))
         assert np.allclose(fg, obj.grad(th))
 
 
@@ -247,7 +260,8 @@ def test_T11_end_to_end_forms(rng, inst):
         for U in Us[1:]:
             W = W @ U
         # (11) from the factor gradients: Ẇ = Σ P_{i−1} U̇_i S_{i+1} with U̇_i = −∇_{U_i}
-        grads = factor_grads(Us, G)
+        model = DeepFactor(d, d, L, widths=[U.shape[1] for U in Us[:-1]])
+        grads = model.unpack(model.pull(model.pack(*Us), G))
         Wdot = np.zeros((d, d))
         for i in range(L):
             left = np.eye(d)
@@ -319,11 +333,14 @@ def test_deep_gd_rmsprop_clock(inst, rng):
 
     Us = _balanced(20, 3, rng, 1e-3)
     seen = []
-    Us2, info = deep_gd(inst.loss, Us, step=DEFAULT_L3, max_iter=50, record_every=10,
-                        record=lambda k, t, W, g: seen.append(t))
-    assert info["t"] > 0 and len(seen) == 6 and np.all(np.diff(seen) > 0)
+    res = deep_gd(inst.loss, Us, step=DEFAULT_L3, max_iter=50, record_every=10,
+                  callbacks=[lambda st: seen.append(st.extra["t"]) if st.iteration % 10 == 0
+                             else None])
+    t = res.info["t"]
+    assert t > 0 and len(seen) == 5 and np.all(np.diff(seen) > 0)  # k = 0, 10, ..., 40
+    assert res.trace["iter"].tolist() == [0, 10, 20, 30, 40, 50]
     # scalar RMSprop: step length ≤ η/… : the first step has η̃ = η/(‖∇‖ + ε)
-    assert info["t"] <= 50 * DEFAULT_L3.eta / DEFAULT_L3.eps
+    assert t <= 50 * DEFAULT_L3.eta / DEFAULT_L3.eps
 
 
 def test_T15_deep_escape_direction():
@@ -363,5 +380,6 @@ def test_measures(rng):
     Wd = Us[0] @ Us[1] @ Us[2]
     G = rng.standard_normal((5, 5))
     G = G + G.T
-    fg = factor_grads(Us, G)
-    assert np.isclose(deep_grad_norm(Wd, G, 3), np.sqrt(sum(np.sum(g * g) for g in fg)))
+    model = DeepFactor(5, 5, 3, widths=[U.shape[1] for U in Us[:-1]])
+    fg = model.pull(model.pack(*Us), G)
+    assert np.isclose(deep_grad_norm(Wd, G, 3), np.linalg.norm(fg))

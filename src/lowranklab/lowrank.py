@@ -35,7 +35,14 @@ class LowRank:
         return LowRank(self.R, self.L)
 
     def dense(self) -> np.ndarray:
-        return self.L @ self.R.T
+        """L Rᵀ, formed once and cached (read-only: the factors are not to change either), so
+        a loss and a monitor of the same iterate share one product."""
+        D = self.__dict__.get("_dense")
+        if D is None:
+            D = self.L @ self.R.T
+            D.flags.writeable = False
+            object.__setattr__(self, "_dense", D)
+        return D
 
     def __matmul__(self, Z: np.ndarray) -> np.ndarray:
         return self.L @ (self.R.T @ Z)

@@ -33,6 +33,10 @@ class Objective:
                              f"produces {model.shape}")
         self.loss = loss
         self.model = model
+        # no regularizer: skip ρ's zero value and gradient in every evaluation
+        self._regularized = type(model).reg_value_and_grad is not (
+            Parametrization.reg_value_and_grad) or type(model).reg_value is not (
+            Parametrization.reg_value)
 
     @property
     def dim(self) -> int:
@@ -54,8 +58,11 @@ class Objective:
     def evaluate(self, theta: np.ndarray) -> Evaluation:
         X = self.model.to_matrix(theta)
         f, G = self.loss.value_and_grad(X)
-        reg, reg_grad = self.model.reg_value_and_grad(theta)
-        return Evaluation(f + reg, f, self.model.pull(theta, G) + reg_grad, X, G)
+        grad = self.model.pull(theta, G)
+        if self._regularized:
+            reg, reg_grad = self.model.reg_value_and_grad(theta)
+            return Evaluation(f + reg, f, grad + reg_grad, X, G)
+        return Evaluation(f, f, grad, X, G)
 
     def hvp(self, theta: np.ndarray, theta_dot: np.ndarray, *, G=None) -> np.ndarray:
         """∇²F(θ)[θ̇]; pass G = ∇f(X(θ)) to reuse it across many products."""

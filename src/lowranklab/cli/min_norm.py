@@ -55,7 +55,7 @@ def solve_min_norm(problem_path: str | Path, out: str | Path, *, solver: str, ra
         res = fn(P, U0, gamma=gamma, step=step,
                  max_iter=300_000 if max_iter is None else max_iter,
                  record_every=1000, progress=progress)
-    U = res.info["U"]
+    U = res.factors[0]
     cert = P.certificate(U)
     extra = {"objective": cert.objective, "multipliers": cert.multipliers,
              "dual_value": cert.dual_value, "dual_gap": cert.dual_gap,

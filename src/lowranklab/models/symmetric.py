@@ -43,6 +43,8 @@ class SymmetricFactor(Parametrization):
 
     def pull(self, theta, G: Matrix) -> np.ndarray:
         (U,) = self.unpack(theta)
+        if isinstance(G, np.ndarray):  # dense: (G + Gᵀ)U in one GEMM
+            return ((G + G.T) @ U).ravel()
         return (times(G, U) + t_times(G, U)).ravel()
 
     def curvature(self, theta, theta_dot, G: Matrix) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lowranklab.lowrank import LowRank
 from lowranklab.operators.base import MeasurementOperator
 
 
@@ -69,6 +70,17 @@ class DenseSensing(MeasurementOperator):
         if U is V and self.exactly_symmetric:
             return self.forward_sym_half(U @ U.T)
         return self.A @ (U @ V.T).ravel()
+
+    def forward(self, X) -> np.ndarray:
+        """A(X); a factored X is formed once (cached on the `LowRank`: U Uᵀ costs d²p,
+        small beside the m·d² of the pass over A, and monitors of the same iterate reuse it)."""
+        if isinstance(X, LowRank):
+            self.counts["forward"] += 1
+            D = X.dense()
+            if X.L is X.R and self.exactly_symmetric:
+                return self.forward_sym_half(D)
+            return self.A @ D.ravel()
+        return super().forward(X)
 
     def forward_sym_half(self, X: np.ndarray) -> np.ndarray:
         """A(X) for a symmetric X through the half coordinates (no count: callers count)."""

@@ -103,6 +103,10 @@ def t_times(G, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def _csr_product(G, Z, out, *, transpose: bool) -> np.ndarray:
+    if isinstance(G, np.ndarray):  # dense: one GEMM (the common small-problem case)
+        if out is None:
+            return G.T @ Z if transpose else G @ Z
+        return np.matmul(G.T if transpose else G, Z, out=out)
     n_in, n_out = (G.shape[0], G.shape[1]) if transpose else (G.shape[1], G.shape[0])
     compiled = _compiled()
     if (compiled is None or not sp.issparse(G) or G.format != "csr" or G.dtype != np.float64

@@ -8,9 +8,9 @@ Symmetric sensing b = A(X♮), A(X)_i = ⟨A_i, X⟩ with symmetric A_i, factor 
     S(U)   = A*(res(U)),      ∇f(U) = 4 S(U) U,  ∇G(U) = ½ S(U) U = Dg(U)*[g(U)]
     Dg(U)[Δ] = A(ΔUᵀ),        Dg(U)*[δ] = A*(δ) U         (ez2021 eqs. (10), (11), (27))
 
-`SymmetricSensing` holds A as an (m, d²) matrix (one GEMV per pass) and is the fast path used
-by the ez2021 solvers; f(U) = `LeastSquares(op, b, scale=2)` composed with `SymmetricFactor`,
-so GD (3) with the paper's η is exactly `gradient_descent` on that objective (tested).
+`SymmetricSensing` holds A as an (m, d²) matrix (one GEMV per pass); f(U) is its `loss()`,
+`LeastSquares(op, b, scale=2)`, composed with `SymmetricFactor` (`solvers.sensing_gd.
+sensing_objective`), so GD (3) with the paper's η is the engine's constant-step GD (tested).
 The theory helpers (M_b, capture radii, RIP, effective rank) live in `problems/ez2021_theory.py`.
 """
 
@@ -19,8 +19,6 @@ from __future__ import annotations
 import numpy as np
 
 from lowranklab.lowrank import as_dense
-from lowranklab.models.symmetric import SymmetricFactor
-from lowranklab.objective import Objective
 from lowranklab.operators.dense import DenseSensing, symmetric_gaussian
 from lowranklab.problems.loss import LeastSquares
 from lowranklab.problems.planted import planted_psd
@@ -143,9 +141,6 @@ class SymmetricSensing:
         """f as a foundation loss: LeastSquares(op, b, scale=2) = ‖A(X) − b‖²."""
         return LeastSquares(self.op, self.b, scale=2.0)
 
-    def objective(self, p: int | None = None) -> Objective:
-        """U ↦ ‖A(UUᵀ) − b‖² as a generic `Objective` (for cross-checks and the generic GD)."""
-        return Objective(self.loss(), SymmetricFactor(self.d, self.d if p is None else p))
 
 
 def example_instance(d: int, r: int, m: int | None, rng: np.random.Generator

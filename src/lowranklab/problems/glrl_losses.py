@@ -20,7 +20,7 @@ from lowranklab.lowrank import LowRank, Matrix, as_dense, inner
 from lowranklab.operators import EntrySampling
 from lowranklab.problems.loss import Loss
 
-FACTOR_DENSE_MAX = 500  # the dense fast path of factor_value_and_grad is used up to this d
+FACTOR_DENSE_MAX = 500  # PairObservation's dense gradient for factored X up to this d
 
 
 class PairObservation(Loss):
@@ -118,19 +118,22 @@ class PairObservation(Loss):
     def grad(self, X: Matrix) -> sp.csr_array:
         return self.op.adjoint(self.c * self.residual(X))
 
-    def value_and_grad(self, X: Matrix) -> tuple[float, sp.csr_array]:
+    def value_and_grad(self, X: Matrix) -> tuple[float, Matrix]:
+        """(f(X), ∇f(X)); for a factored X = UUᵀ with d ≤ FACTOR_DENSE_MAX the gradient is
+        the dense C∘(UUᵀ − Y) (faster than the sparse gather at these sizes; the GLRL inner
+        loop), otherwise the sparse A*(c∘r)."""
+        if isinstance(X, LowRank) and X.L is X.R and self.d <= FACTOR_DENSE_MAX:
+            return self._dense_value_and_grad(X.L)
         r = self.residual(X)
         return 0.5 * float(np.sum(self.c * r * r)), self.op.adjoint(self.c * r)
 
     def hvp(self, X: Matrix, Xdot: Matrix) -> sp.csr_array:
         return self.op.adjoint(self.c * self.sym_entries(Xdot))
 
-    def factor_value_and_grad(self, U: np.ndarray) -> tuple[float, np.ndarray]:
-        """(f(UUᵀ), ∇f(UUᵀ)) with a dense d×d gradient: the fast path of the GLRL inner loop
-        for small d (cross-checked against `value_and_grad` in the tests)."""
+    def _dense_value_and_grad(self, U: np.ndarray) -> tuple[float, np.ndarray]:
+        """(f(UUᵀ), ∇f(UUᵀ)) with a dense d×d gradient (cross-checked against the sparse path
+        in the tests)."""
         if self._dense is None:
-            if self.d > FACTOR_DENSE_MAX:
-                raise ValueError(f"the dense fast path is for d <= {FACTOR_DENSE_MAX}")
             C = np.zeros(self.shape)
             Y = np.zeros(self.shape)
             C[self.op.rows, self.op.cols] = self.c
@@ -184,10 +187,6 @@ class FullObservation(Loss):
     def hvp(self, X: Matrix, Xdot: Matrix) -> np.ndarray:
         return np.array(as_dense(Xdot), dtype=float)
 
-    def factor_value_and_grad(self, U: np.ndarray) -> tuple[float, np.ndarray]:
-        G = U @ U.T - self.Wstar
-        return 0.5 * float(np.sum(G * G)), G
-
 
 class LinearLoss(Loss):
     """f(W) = f₀ − ⟨W, Q⟩ with Q symmetric (glrl2021 §4 warm-up 1); ∇f = −Q, ∇²f = 0."""
@@ -208,9 +207,6 @@ class LinearLoss(Loss):
 
     def hvp(self, X: Matrix, Xdot: Matrix) -> np.ndarray:
         return np.zeros(self.shape)
-
-    def factor_value_and_grad(self, U: np.ndarray) -> tuple[float, np.ndarray]:
-        return self.f0 - float(np.sum((self.Q @ U) * U)), -self.Q
 
 
 def sym_grad_matvec(G: Matrix, Z: np.ndarray) -> np.ndarray:

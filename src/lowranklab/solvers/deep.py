@@ -14,7 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowranklab.models.deep import DeepFactor
+from lowranklab.objective import Objective
 from lowranklab.problems.loss import Loss
+from lowranklab.solvers import rules
+from lowranklab.solvers.engine import FlatSpace, Stop, run
 from lowranklab.solvers.glrl_flows import dense_grad
 from lowranklab.solvers.greedy import top_eigenpairs
 from lowranklab.solvers.result import Result, StopCode, Trace
@@ -34,23 +37,6 @@ DEFAULT_L3 = RMSpropStep(1e-4, 1e-4)  # spec §2.2 [proposed]
 PAPER_L4 = RMSpropStep(3e-4, 1e-3)
 
 
-def factor_grads(Us: list[np.ndarray], G: np.ndarray) -> list[np.ndarray]:
-    """∇_{U_i} f(U₁⋯U_L) = (U₁⋯U_{i−1})ᵀ G (U_{i+1}⋯U_L)ᵀ (spec §1.4) with prefix/suffix
-    products computed once."""
-    L = len(Us)
-    pre = [None] * (L + 1)
-    for i in range(1, L + 1):
-        pre[i] = Us[0] if i == 1 else pre[i - 1] @ Us[i - 1]
-    suf = [None] * (L + 2)
-    for i in range(L, 0, -1):
-        suf[i] = Us[L - 1] if i == L else Us[i - 1] @ suf[i + 1]
-    out = []
-    for i in range(1, L + 1):
-        M = G if suf[i + 1] is None else G @ suf[i + 1].T
-        out.append(M if pre[i - 1] is None else pre[i - 1].T @ M)
-    return out
-
-
 def product(Us: list[np.ndarray]) -> np.ndarray:
     W = Us[0]
     for U in Us[1:]:
@@ -58,54 +44,63 @@ def product(Us: list[np.ndarray]) -> np.ndarray:
     return W
 
 
-def deep_gd(loss: Loss, Us: list[np.ndarray], *, step: float | RMSpropStep, max_iter: int,
-            t_max: float = np.inf, gtol: float = 0.0, record_every: int = 100,
-            record=None, transpose_symmetric: bool = False) -> tuple[list[np.ndarray], dict]:
-    """GD on f(U₁⋯U_L) (dense, small d) with a constant step or the scalar RMSprop; stops at
-    max_iter, at continuous time t_max, or when ‖∇_{U_{1:L}}‖_F ≤ gtol. `record(k, t, W, gn)`
-    is called every `record_every` steps. Returns the factors and {iterations, t, grad_norm,
-    stop}.
+def transpose_symmetric(model: DeepFactor):
+    """θ ↦ θ with U_{L+1−i} = U_iᵀ enforced (the average of the pair): an invariant set of GD
+    for symmetric f and symmetric G, e.g. Deep GLRL's iterates; round-off would otherwise
+    excite the unstable antisymmetric directions (erratum E5) and leave the symmetric path."""
 
-    transpose_symmetric: project after each step onto U_{L+1−i} = U_iᵀ (an invariant set of
-    GD for symmetric f and symmetric G, e.g. Deep GLRL's iterates); round-off would otherwise
-    excite the unstable antisymmetric directions (erratum E5) and leave the symmetric path.
-    """
+    def project(theta: np.ndarray) -> np.ndarray:
+        Us = [U.copy() for U in model.unpack(theta)]
+        L = len(Us)
+        for i in range((L + 1) // 2):
+            A = 0.5 * (Us[i] + Us[L - 1 - i].T)
+            Us[i], Us[L - 1 - i] = A, A.T.copy()
+        return model.pack(*Us)
+
+    return project
+
+
+class Horizon:
+    """Hook: the clock t = Σ_k t_k (the step of each move) in state.extra["t"]; the run ends
+    (`converged`: the time horizon is what was asked for) once t ≥ t_max."""
+
+    def __init__(self, t_max: float) -> None:
+        self.t_max, self.t = float(t_max), 0.0
+
+    def __call__(self, ctx) -> None:
+        if ctx.k > 0:
+            self.t += ctx.step
+        ctx.extra["t"] = self.t
+        if self.t >= self.t_max:
+            ctx.stop(StopCode.CONVERGED, f"reached t = {self.t:g} >= t_max = {self.t_max:g}")
+
+    def info(self) -> dict:
+        return {"t": self.t}
+
+
+def deep_gd(loss: Loss, Us: list[np.ndarray], *, step: float | RMSpropStep, max_iter: int,
+            t_max: float = np.inf, gtol: float = 1e-10, record_every: int = 100,
+            callbacks=(), transpose_symmetric_path: bool = False) -> Result:
+    """GD on f(U₁⋯U_L) with a constant step or the scalar RMSprop: the engine on
+    `Objective(loss, DeepFactor)`. Stops at max_iter, at continuous time t_max, or when
+    ‖∇_{U_{1:L}}‖_F ≤ gtol. callbacks see the `State` (state.extra["t"] the clock).
+    Returns the `Result` (factors U₁, …, U_L; info["t"]).
+
+    transpose_symmetric_path: project after each step onto U_{L+1−i} = U_iᵀ
+    (`transpose_symmetric`)."""
     Us = [np.array(U, dtype=float) for U in Us]
-    v = 0.0
-    t = 0.0
-    stop = StopCode.MAX_ITER
-    k = 0
-    gn = np.nan
-    for k in range(max_iter + 1):
-        W = product(Us)
-        G = dense_grad(loss, W)
-        grads = factor_grads(Us, G)
-        gn2 = float(sum(np.sum(g * g) for g in grads))
-        gn = np.sqrt(gn2)
-        if record is not None and k % record_every == 0:
-            record(k, t, W, gn)
-        if not np.isfinite(gn2):
-            stop = StopCode.DIVERGED
-            break
-        if gn <= gtol:
-            stop = StopCode.CONVERGED
-            break
-        if k == max_iter or t >= t_max:
-            stop = StopCode.MAX_ITER if k == max_iter else StopCode.CONVERGED
-            break
-        if isinstance(step, RMSpropStep):
-            v = step.a * v + (1 - step.a) * gn2
-            eta = step.eta / (np.sqrt(v / (1 - step.a ** (k + 1))) + step.eps)
-        else:
-            eta = float(step)
-        Us = [U - eta * g for U, g in zip(Us, grads, strict=True)]
-        if transpose_symmetric:
-            L = len(Us)
-            for i in range((L + 1) // 2):
-                A = 0.5 * (Us[i] + Us[L - 1 - i].T)
-                Us[i], Us[L - 1 - i] = A, A.T.copy()
-        t += eta
-    return Us, {"iterations": k, "t": t, "grad_norm": gn, "stop": stop}
+    d1, d2 = Us[0].shape[0], Us[-1].shape[1]
+    model = DeepFactor(d1, d2, len(Us), widths=[U.shape[1] for U in Us[:-1]])
+    objective = Objective(loss, model)
+    space = FlatSpace(objective, project=transpose_symmetric(model)
+                      if transpose_symmetric_path else None)
+    if isinstance(step, RMSpropStep):
+        rule: rules.Rule = rules.RMSprop(step.eta, step.eps, step.a)
+    else:
+        rule = rules.Constant(step)
+    stop = Stop(max_iter=max_iter, tol=None, gtol=gtol if gtol > 0 else None, ftol=None)
+    return run(space, model.pack(*Us), rule, stop=stop, monitors=[], callbacks=callbacks,
+               hooks=[Horizon(t_max)], record_every=record_every, name="deep-gd")
 
 
 def deep_glrl(loss: Loss, L: int, *, epsilon: float = 1e-7, step: float | RMSpropStep = 1e-3,
@@ -147,22 +142,23 @@ def deep_glrl(loss: Loss, L: int, *, epsilon: float = 1e-7, step: float | RMSpro
             new.append(B)
         new.append(np.vstack([Us[-1], ep * u[None, :]]))
         factors_after.append([U.copy() for U in new])
-        Us, info = deep_gd(loss, new, step=step, max_iter=max_iter, gtol=gtol,
-                           transpose_symmetric=True)
-        t += info["t"]
+        res = deep_gd(loss, new, step=step, max_iter=max_iter, gtol=gtol,
+                      transpose_symmetric_path=True)
+        Us = list(res.factors)
+        t += res.info["t"]
         W = product(Us)
         critical.append(W.copy())
         phases.append({"r": r, "lam1": float(lam[0]), "lam2": float(lam[1]),
-                       "iterations": info["iterations"], "t_end": t,
-                       "grad_norm": info["grad_norm"], "f": loss.value(W),
-                       "stop": info["stop"].value})
+                       "iterations": res.iterations, "t_end": t,
+                       "grad_norm": float(res.trace["grad_norm"][-1]), "f": loss.value(W),
+                       "stop": res.stop.value})
         trace.append({"iter": r, "phase": r, "t": t, "f": loss.value(W)})
-        if info["stop"] is StopCode.DIVERGED:
+        if res.stop is StopCode.DIVERGED:
             stop, message = StopCode.DIVERGED, f"phase {r} diverged"
             break
     model = DeepFactor(d, d, L, widths=[U.shape[1] for U in Us[:-1]])
     return Result(theta=model.pack(*Us), X=W, stop=stop, iterations=sum(
         p["iterations"] for p in phases), trace=trace, counts={},
         wall_time=time.perf_counter() - t0, message=message,
-        info={"phases": phases, "critical_points": critical, "factors": Us,
-              "phase_start_factors": factors_after, "rank": r})
+        info={"phases": phases, "critical_points": critical,
+              "phase_start_factors": factors_after, "rank": r}, factors=tuple(Us))

@@ -42,6 +42,15 @@ DEFAULT_FTOL = 10 * np.finfo(float).eps  # stalled: no relative decrease above 1
 DEFAULT_STALL_WINDOW = 100  # ... over this many iterations
 
 
+class StopRun(Exception):  # noqa: N818 (a control-flow signal, not an error)
+    """Raised by a rule that cannot take the step (e.g. a singular system): the run ends at
+    the current iterate with `code` and `message`."""
+
+    def __init__(self, code: StopCode, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
 def _check_tol(name: str, v, *, allow_auto: bool = False) -> None:
     if v is None or (allow_auto and isinstance(v, str) and v == AUTO):
         return
@@ -60,6 +69,8 @@ class Stop:
       residual of 1e-7) and no test for other losses, or when gtol or rtol is given;
     - gtol: ‖∇F‖ ≤ gtol → `converged`;
     - rtol: ‖X − X♮‖_F ≤ rtol·‖X♮‖_F (needs the truth) → `converged`;
+    - xtol: the step ‖x_{k+1} − x_k‖ = t_k‖ξ_k‖ ≤ xtol·max(1, ‖x_k‖) → `converged` (flat space;
+      eftekhari2021 spec §2's stop for Algorithm 1);
     - max_iter → `max_iter`; time_budget (seconds) → `budget`;
     - ftol / stall_window: the best F has not dropped by more than ftol·|F| over the last
       stall_window iterations → `stalled` (default 10 machine epsilons over 100 iterations:
@@ -74,6 +85,7 @@ class Stop:
     tol: float | str | None = AUTO
     gtol: float | None = None
     rtol: float | None = None
+    xtol: float | None = None
     ftol: float | None = DEFAULT_FTOL
     stall_window: int = DEFAULT_STALL_WINDOW
     time_budget: float | None = None
@@ -86,6 +98,7 @@ class Stop:
         _check_tol("tol", self.tol, allow_auto=True)
         _check_tol("gtol", self.gtol)
         _check_tol("rtol", self.rtol)
+        _check_tol("xtol", self.xtol)
         _check_tol("ftol", self.ftol)
         _check_tol("time_budget", self.time_budget)
         if int(self.stall_window) != self.stall_window or self.stall_window < 1:
@@ -97,7 +110,7 @@ class Stop:
         """The training-error tolerance: "auto" gives way to an explicit gtol or rtol."""
         if not (isinstance(self.tol, str) and self.tol == AUTO):
             return self.tol
-        if self.gtol is not None or self.rtol is not None:
+        if self.gtol is not None or self.rtol is not None or self.xtol is not None:
             return None
         if isinstance(loss, LeastSquares):
             return DEFAULT_RTOL_TRAIN * max(float(loss.b @ loss.b), 1.0)
@@ -114,12 +127,13 @@ class FlatSpace:
     manifold = False
 
     def __init__(self, objective: Objective, *, project: Callable | None = None) -> None:
-        if not isinstance(objective, Objective):
-            raise TypeError(f"objective must be a lowranklab Objective, got "
-                            f"{type(objective).__name__}")
+        if not (isinstance(objective, Objective) or (
+                hasattr(objective, "evaluate") and hasattr(objective, "model"))):
+            raise TypeError(f"objective must be a lowranklab Objective (or a direction field "
+                            f"with evaluate and model), got {type(objective).__name__}")
         self.objective = objective
         self.project = project
-        self.loss = objective.loss
+        self.loss = getattr(objective, "loss", None)
         self.model = objective.model
 
     def check(self, theta0) -> np.ndarray:
@@ -139,13 +153,21 @@ class FlatSpace:
         return float(np.vdot(u, v))
 
     def norm(self, theta, u: np.ndarray) -> float:
-        return float(np.sqrt(np.vdot(u, u)))
+        return math.sqrt(float(np.vdot(u, u)))
 
     def finite(self, theta: np.ndarray, e: Evaluation) -> bool:
-        return bool(np.isfinite(e.value) and np.all(np.isfinite(e.grad)))
+        """F finite (a non-finite gradient makes the next F non-finite, and the iterate
+        before that one, with finite factors, is what a divergence returns)."""
+        return math.isfinite(e.value)
 
     def flat(self, theta: np.ndarray) -> np.ndarray:
         return theta
+
+    def factors(self, theta: np.ndarray) -> tuple:
+        return tuple(np.array(F, copy=True) for F in self.model.unpack(theta))
+
+    def matrix(self, theta: np.ndarray):
+        return self.model.to_matrix(theta)
 
     def info(self, theta: np.ndarray) -> dict:
         return {}
@@ -205,6 +227,12 @@ class ManifoldSpace:
     def flat(self, x) -> np.ndarray:
         return x.flat()
 
+    def factors(self, x) -> tuple:
+        return (x.U, x.S, x.V)
+
+    def matrix(self, x):
+        return x.lowrank()
+
     def info(self, x) -> dict:
         return {"point": x, "manifold": repr(self.mf)}
 
@@ -230,7 +258,8 @@ def as_space(problem, model=None):
     """A space from an `Objective`, a ready space, or (loss, manifold)."""
     if isinstance(problem, (FlatSpace, ManifoldSpace)):
         return problem
-    if isinstance(problem, Objective):
+    if isinstance(problem, Objective) or (hasattr(problem, "evaluate")
+                                          and hasattr(problem, "model")):
         return FlatSpace(problem)
     if isinstance(problem, Loss) and model is not None:
         return ManifoldSpace(problem, model)
@@ -276,7 +305,8 @@ class Context:
     def state(self) -> mon.State:
         return mon.State(self.k, self.space.flat(self.x), self.e,
                          time.perf_counter() - self.t0, self.step,
-                         grad_norm=self.space.norm(self.x, self.e.grad), point=self.x)
+                         grad_norm=self.space.norm(self.x, self.e.grad), point=self.x,
+                         extra=self.extra)
 
     def light_state(self) -> mon.State:
         """A `State` without the flat copy and the norm (for the cheap stop tests)."""
@@ -333,6 +363,7 @@ def run(
         raise ValueError("rtol needs the truth")
     x = space.check(x0)
     tol = stop.resolve_tol(space.loss)
+    train_error = training_error_of(space.loss)
     monitors = default_monitors(space, truth) if monitors is None else list(monitors)
     callbacks = list(callbacks)
     hooks = list(hooks)
@@ -342,16 +373,26 @@ def run(
     trace = Trace()
 
     t0 = time.perf_counter()
-    e = space.evaluate(x)
-    if not np.isfinite(e.value):
-        raise ValueError("F(x0) is not finite")
-    ctx = Context(space, x, e, f_ref=max(abs(e.value), 1.0), t0=t0)
+    code, message, k = StopCode.MAX_ITER, f"{stop.max_iter} iterations", 0
+    diverged_at = None
+    try:
+        e = space.evaluate(x)
+    except StopRun as sr:  # the rule's direction does not exist at x0
+        code, message = sr.code, sr.message
+        e = Evaluation(np.nan, np.nan, np.zeros_like(space.flat(x)), space.matrix(x), None)
+    else:
+        if not np.isfinite(e.value):
+            raise ValueError("F(x0) is not finite")
+    ctx = Context(space, x, e, f_ref=max(abs(e.value), 1.0) if np.isfinite(e.value) else 1.0,
+                  t0=t0)
+    if code is not StopCode.MAX_ITER:
+        ctx.finish = (code, message)
     ctx.step = rule.start(ctx)
     window: deque[float] = deque(maxlen=stop.stall_window + 1)
     best = np.inf
     last_report = t0
-    code, message, k = StopCode.MAX_ITER, f"{stop.max_iter} iterations", 0
-    diverged_at = None
+
+    last_row = [-1]
 
     def record(force: bool = False, call: bool = True) -> None:
         st = None
@@ -362,8 +403,9 @@ def run(
             for m in monitors:
                 row.update(m(st))
             row.update(ctx.extra)
-            if not trace.columns or trace.columns["iter"][-1] != st.iteration:
+            if st.iteration != last_row[0]:
                 trace.append(row)
+                last_row[0] = st.iteration
             ctx.force_record = False
         if call and callbacks:
             st = ctx.state() if st is None else st
@@ -373,6 +415,9 @@ def run(
     try:
         for k in range(stop.max_iter + 1):
             ctx.k = k
+            if ctx.finish:
+                code, message = ctx.finish
+                break
             for hook in hooks:
                 hook(ctx)
                 if ctx.finish:
@@ -381,7 +426,7 @@ def run(
                 code, message = ctx.finish
                 break
             e = ctx.e
-            if tol is not None and training_error(space.loss, e) <= tol:
+            if tol is not None and train_error(e) <= tol:
                 code, message = StopCode.CONVERGED, f"training error <= {tol:.3g}"
                 break
             if stop.gtol is not None and space.norm(ctx.x, e.grad) <= stop.gtol:
@@ -412,12 +457,21 @@ def run(
                 last_report = time.perf_counter()
                 print(f"  {name} iter {k}/{stop.max_iter}  F={e.value:.3e}  "
                       f"|grad|={space.norm(ctx.x, e.grad):.2e}", file=sys.stderr)
-            x_new, e_new, t = rule.step(ctx)
+            try:
+                x_new, e_new, t = rule.step(ctx)
+            except StopRun as sr:
+                code, message = sr.code, sr.message
+                break
             if not space.finite(x_new, e_new) or e_new.value > stop.blowup * ctx.f_ref:
                 code = StopCode.DIVERGED
                 message = (f"F = {e_new.value:.3e} at iteration {k + 1} (reference "
                            f"{ctx.f_ref:.3e}); last finite iterate returned")
                 diverged_at = k + 1
+                break
+            if stop.xtol is not None and t * space.norm(ctx.x, rule.last_direction) <= (
+                    stop.xtol * max(1.0, space.norm(ctx.x, ctx.x))):
+                code, message = StopCode.CONVERGED, (f"‖x_(k+1) − x_k‖ <= {stop.xtol:g}·"
+                                                     "max(1, ‖x_k‖)")
                 break
             ctx.x, ctx.e, ctx.step = x_new, e_new, t
             if getattr(space, "manifold", False) and space.left_manifold(x_new):
@@ -430,12 +484,12 @@ def run(
     except KeyboardInterrupt:
         code, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
     ctx.k = k
-    ctx.extra.update(getattr(rule, "final_extra", lambda: {})())
     record(force=True, call=False)
     counts = {"grad_evals": ctx.n_evals}
     if op is not None:
         counts.update({key: v - counts0.get(key, 0) for key, v in op.counts.items()})
-    out_info = {"solver": name, "rule": rule.describe(), **space.info(ctx.x), **(info or {})}
+    out_info = {"solver": name, "rule": rule.describe(), **space.info(ctx.x), **(info or {}),
+                **rule.info()}
     for hook in hooks:
         out_info.update(getattr(hook, "info", lambda: {})())
     if diverged_at is not None:
@@ -443,11 +497,12 @@ def run(
     X = ctx.e.X
     return Result(theta=np.array(space.flat(ctx.x), copy=True), X=X, stop=code, iterations=k,
                   trace=trace, counts=counts, wall_time=time.perf_counter() - t0,
-                  message=message, info=out_info)
+                  message=message, info=out_info, factors=space.factors(ctx.x))
 
 
-def training_error(loss: Loss, e: Evaluation) -> float:
-    """‖A(X) − b‖² for least squares (read off f, no extra pass), F itself otherwise."""
+def training_error_of(loss: Loss | None) -> Callable[[Evaluation], float]:
+    """e ↦ ‖A(X) − b‖² for least squares (read off f, no extra pass), F itself otherwise."""
     if isinstance(loss, LeastSquares):
-        return 2.0 * e.loss_value / loss.scale
-    return e.value
+        c = 2.0 / loss.scale
+        return lambda e: c * e.loss_value
+    return lambda e: e.value

@@ -19,6 +19,8 @@ observation) or d ≤ `dense_eig_max` (the eigenproblem is then solved by `eigh`
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -29,10 +31,12 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from lowranklab.lowrank import LowRank, Matrix, fro_dist_sq
-from lowranklab.objective import Evaluation
-from lowranklab.problems.glrl_losses import FACTOR_DENSE_MAX
+from lowranklab.models.symmetric import SymmetricFactor
+from lowranklab.objective import Objective
 from lowranklab.problems.loss import Loss
 from lowranklab.solvers import monitors as mon
+from lowranklab.solvers import rules
+from lowranklab.solvers.engine import Stop, run
 from lowranklab.solvers.result import Result, StopCode, Trace
 
 DENSE_EIG_MAX = 300
@@ -102,77 +106,59 @@ def _check_positive(name: str, v: float | None, allow_none: bool = True) -> None
         raise ValueError(f"{name} must be a finite number > 0, got {v}")
 
 
+class Clock:
+    """Hook: the continuous time t = Σ η of GD on L(U) = ½ f(UUᵀ) (η = 2 × the engine's step
+    on f(UUᵀ)), the trajectory points (t, U) whenever W = UUᵀ moved by `spacing` (Frobenius),
+    and the norm cap ‖U‖²_F ≤ max_norm (`diverged` beyond it)."""
+
+    def __init__(self, d: int, t0: float, spacing: float | None, trajectory: list | None,
+                 max_norm: float) -> None:
+        self.d, self.t, self.spacing, self.trajectory = d, float(t0), spacing, trajectory
+        self.max_norm = max_norm
+        self.last = None
+
+    def __call__(self, ctx) -> None:
+        U = ctx.x.reshape(self.d, -1)
+        if ctx.k > 0:
+            self.t += 2.0 * ctx.step
+            if np.vdot(U, U) > self.max_norm:
+                ctx.stop(StopCode.DIVERGED, f"‖U‖²_F > max_norm = {self.max_norm:g}")
+            if self.spacing is not None and fro_dist_sq(
+                    LowRank(U, U), LowRank(self.last, self.last)) >= self.spacing**2:
+                self.trajectory.append((self.t, U.copy()))
+                self.last = U.copy()
+        elif self.spacing is not None:
+            self.last = U.copy()
+        ctx.extra["t"] = self.t
+
+
 def descend(loss: Loss, U: np.ndarray, *, step: float | None, gtol: float, max_iter: int,
             t0: float = 0.0, armijo_c: float = 0.4, max_step: float | None = None,
             blowup: float = 1e8, max_norm: float = np.inf, record_spacing: float | None = None,
-            trajectory: list | None = None, callback: Callable | None = None,
-            time_budget: float | None = None, clock0: float | None = None):
+            trajectory: list | None = None, callbacks: Sequence[Callback] = (),
+            time_budget: float | None = None, record_every: int = 10**9):
     """GD on L(U) = ½ f(UUᵀ) to a stationary point: U ← U − η sym(∇f(UUᵀ)) U.
 
-    step=None: Armijo backtracking (each iteration starts from twice the last accepted step,
-    capped by max_step); otherwise the constant step η (the paper's GD, spec §1.6).
-    Returns (U, iterations, continuous time Σ η, f(UUᵀ), ‖∇L‖_F, StopCode).
+    The engine on `Objective(loss, SymmetricFactor)` (F = f(UUᵀ), ∇F = 2 sym(∇f)U, so a step
+    η on L is the step η/2 on F). step=None: Armijo backtracking (each iteration starts from
+    1.25 × the last accepted step, capped by max_step); otherwise the constant step η (the
+    paper's GD, spec §1.6). Stops when ‖∇L‖_F ≤ gtol. callbacks see the `State` with
+    state.extra["t"] the continuous time. Returns (Result, t): the result's info["t"] too.
     """
-    clock0 = time.perf_counter() if clock0 is None else clock0
-    fast = getattr(loss, "factor_value_and_grad", None)
-    if fast is not None and loss.shape[0] <= FACTOR_DENSE_MAX:
-        vg = fast  # dense symmetric gradient: sym(G)U = GU
-        gradU = _times
+    d, r = U.shape
+    objective = Objective(loss, SymmetricFactor(d, r))
+    if step is None:
+        rule: rules.Rule = rules.Armijo(0.5 * (max_step or 1.0) * 1e-2, c=armijo_c, grow=1.25,
+                                        max_step=None if max_step is None else 0.5 * max_step)
     else:
-        def vg(U):
-            return loss.value_and_grad(LowRank(U, U))
-        gradU = _sym_times
-    f, G = vg(U)
-    g = gradU(G, U)
-    f_ref = max(abs(f), 1.0)
-    eta = step if step is not None else (max_step or 1.0) * 1e-2
-    t = t0
-    last = U.copy() if record_spacing is not None else None
-    stop = StopCode.MAX_ITER
-    k = 0
-    gn = float(np.linalg.norm(g))
-    for k in range(max_iter + 1):
-        gn = float(np.linalg.norm(g))
-        if gn <= gtol:
-            stop = StopCode.CONVERGED
-            break
-        if k == max_iter:
-            break
-        if time_budget is not None and time.perf_counter() - clock0 > time_budget:
-            stop = StopCode.BUDGET
-            break
-        if callback is not None and callback(k, U, f, g, G, t):
-            stop = StopCode.INTERRUPTED
-            break
-        if step is None and armijo_c * eta * gn**2 < 1e-13 * max(abs(f), 1.0):
-            # the decrease is below round-off of f: keep the last accepted step (constant)
-            Un = U - eta * g
-            fn, Gn = vg(Un)
-        elif step is None:
-            eta = min(1.25 * eta, max_step) if max_step else 1.25 * eta
-            while True:
-                Un = U - eta * g
-                fn, Gn = vg(Un)
-                if np.isfinite(fn) and 0.5 * fn <= 0.5 * f - armijo_c * eta * gn**2:
-                    break
-                eta *= 0.5
-                if eta < 1e-300:
-                    break
-        else:
-            Un = U - eta * g
-            fn, Gn = vg(Un)
-        if not np.isfinite(fn) or fn > blowup * f_ref or not np.all(np.isfinite(Un)) or (
-                np.linalg.norm(Un) ** 2 > max_norm):
-            stop = StopCode.DIVERGED
-            break
-        U, f, G = Un, fn, Gn
-        g = gradU(G, U)
-        t += eta
-        if record_spacing is not None and fro_dist_sq(LowRank(U, U), LowRank(last, last)) >= (
-                record_spacing**2):
-            trajectory.append((t, U.copy()))
-            last = U.copy()
-    return U, k, t, f, gn, stop
+        rule = rules.Constant(0.5 * step)
+    clock = Clock(d, t0, record_spacing, trajectory, max_norm)
+    stop = Stop(max_iter=max_iter, tol=None, gtol=2.0 * gtol if gtol > 0 else None, ftol=None,
+                time_budget=time_budget, blowup=blowup)
+    res = run(objective, U.ravel(), rule, stop=stop, monitors=[], callbacks=callbacks,
+              hooks=[clock], record_every=record_every, name="glrl-phase")
+    res.info["t"] = clock.t
+    return res
 
 
 def glrl(
@@ -244,61 +230,60 @@ def glrl(
             row["test_error"] = fro_dist_sq(X, truth)
         trace.append(row)
 
-    def make_cb(r: int):
-        if not callbacks:
-            return None
-
-        def cb(k, U, f, g, G, tt):
-            X = LowRank(U, U)
-            e = Evaluation(0.5 * f, f, g.ravel(), X, G)
-            st = mon.State(total_iter + k, U.ravel(), e, time.perf_counter() - clock0,
-                           step or 0.0)
-            return any(c(st) for c in callbacks)
-        return cb
-
     f0 = loss.value(LowRank(U, U))
     record(0, U, f0, 0.0)
     r = 0
-    while True:
-        G = loss.grad(LowRank(U, U))
-        lam, V = top_eigenpairs(G, 2, dense_max=dense_eig_max)
-        lam1 = float(lam[0])
-        lam2 = float(lam[1]) if lam.size > 1 else -np.inf
-        if lam0 is None:
-            lam0 = max(lam1, 0.0)
-            if exit_tol is None:
-                exit_tol = 1e-8 * lam0 if lam0 > 0 else 1e-12
-        if lam1 <= exit_tol:  # Lemma A.2: W_r minimises f over the PSD cone
-            stop, message = StopCode.CONVERGED, (f"λ₁(−∇f(W_{r})) = {lam1:.3e} ≤ "
-                                                 f"{exit_tol:.3e}")
-            break
-        if r >= max_rank:
-            break
-        if lam1 - lam2 <= 1e-8 * abs(lam1):
-            warnings.warn(f"GLRL phase {r + 1}: top eigenvalue of −∇f is not simple "
-                          f"(gap {lam1 - lam2:.2e}); the direction is ill-defined", stacklevel=2)
-        r += 1
-        u = V[:, 0] * (np.sign(V[np.argmax(np.abs(V[:, 0])), 0]) or 1.0)
-        ph = Phase(r=r, lam1=lam1, lam2=lam2, u=u, t_start=t)
-        U = np.hstack([U, np.sqrt(epsilon) * u[:, None]])
-        if trajectory is not None:
-            trajectory.append((t, U.copy()))
-        if progress:
-            print(f"  glrl phase {r}: λ₁ = {lam1:.4g}, λ₂ = {lam2:.4g}", flush=True)
-        U, k, t, f, gn, st = descend(
-            loss, U, step=step, gtol=gtol, max_iter=max_iter, t0=t, max_norm=max_norm,
-            record_spacing=record_spacing, trajectory=trajectory, callback=make_cb(r),
-            time_budget=None if time_budget is None else time_budget, clock0=clock0)
-        total_iter += k
-        ph.iterations, ph.t_end, ph.f, ph.grad_norm, ph.stop = k, t, f, gn, st.value
-        phases.append(ph)
-        critical.append(U.copy())
-        if trajectory is not None:
-            trajectory.append((t, U.copy()))
-        record(r, U, f, gn)
-        if st in (StopCode.DIVERGED, StopCode.INTERRUPTED, StopCode.BUDGET):
-            stop, message = st, f"phase {r} stopped: {st.value}"
-            break
+    lam1 = np.nan
+    try:
+        while True:
+            G = loss.grad(LowRank(U, U))
+            lam, V = top_eigenpairs(G, 2, dense_max=dense_eig_max)
+            lam1 = float(lam[0])
+            lam2 = float(lam[1]) if lam.size > 1 else -np.inf
+            if lam0 is None:
+                lam0 = max(lam1, 0.0)
+                if exit_tol is None:
+                    exit_tol = 1e-8 * lam0 if lam0 > 0 else 1e-12
+            if lam1 <= exit_tol:  # Lemma A.2: W_r minimises f over the PSD cone
+                stop, message = StopCode.CONVERGED, (f"λ₁(−∇f(W_{r})) = {lam1:.3e} ≤ "
+                                                     f"{exit_tol:.3e}")
+                break
+            if r >= max_rank:
+                break
+            if lam1 - lam2 <= 1e-8 * abs(lam1):
+                warnings.warn(f"GLRL phase {r + 1}: top eigenvalue of −∇f is not simple "
+                              f"(gap {lam1 - lam2:.2e}); the direction is ill-defined",
+                              stacklevel=2)
+            r += 1
+            u = V[:, 0] * (np.sign(V[np.argmax(np.abs(V[:, 0])), 0]) or 1.0)
+            ph = Phase(r=r, lam1=lam1, lam2=lam2, u=u, t_start=t)
+            U = np.hstack([U, np.sqrt(epsilon) * u[:, None]])
+            if trajectory is not None:
+                trajectory.append((t, U.copy()))
+            if progress:
+                print(f"  glrl phase {r}: λ₁ = {lam1:.4g}, λ₂ = {lam2:.4g}", file=sys.stderr)
+            budget = None if time_budget is None else max(
+                time_budget - (time.perf_counter() - clock0), 0.0)
+            shifted = [lambda st, c=c, base=total_iter: c(
+                dataclasses.replace(st, iteration=base + st.iteration)) for c in callbacks]
+            res = descend(loss, U, step=step, gtol=gtol, max_iter=max_iter, t0=t,
+                          max_norm=max_norm, record_spacing=record_spacing,
+                          trajectory=trajectory, callbacks=shifted, time_budget=budget)
+            U = res.theta.reshape(d, r)
+            k, t, st = res.iterations, res.info["t"], res.stop
+            f, gn = float(res.trace["value"][-1]), 0.5 * float(res.trace["grad_norm"][-1])
+            total_iter += k
+            ph.iterations, ph.t_end, ph.f, ph.grad_norm, ph.stop = k, t, f, gn, st.value
+            phases.append(ph)
+            critical.append(U.copy())
+            if trajectory is not None:
+                trajectory.append((t, U.copy()))
+            record(r, U, f, gn)
+            if st in (StopCode.DIVERGED, StopCode.INTERRUPTED, StopCode.BUDGET):
+                stop, message = st, f"phase {r} stopped: {st.value} ({res.message})"
+                break
+    except KeyboardInterrupt:
+        stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
 
     counts = {"iterations": total_iter}
     if op is not None:
@@ -310,7 +295,7 @@ def glrl(
         info["trajectory"] = trajectory
     return Result(theta=U.ravel().copy(), X=LowRank(U, U), stop=stop, iterations=total_iter,
                   trace=trace, counts=counts, wall_time=time.perf_counter() - clock0,
-                  message=message, info=info)
+                  message=message, info=info, factors=(U.copy(),))
 
 
 def r1mp(loss: Loss, r_max: int, *, dense_eig_max: int = DENSE_EIG_MAX) -> Result:

@@ -7,27 +7,32 @@
 - `merit_bfgs`: a fast reference solver, scipy BFGS / L-BFGS on h_γ with its exact gradient;
 - `feasibility_gd`: gradient descent on ‖A(UUᵀ) − b‖² (the figures' unregularised baseline).
 
-The first, second and fourth are written as tight NumPy loops (one GEMM for B(U), one for
-K = BBᵀ, an m×m solve, one GEMV for A*) because Algorithm 1 needs 10⁵–10⁶ iterations. All
-multiply U on the left by a d×d matrix, so ker U₀ ⊆ ker U_k exactly (rank never increases).
-Each returns the foundation's `Result`; callbacks are called at every recorded iteration.
+Algorithm 1 and the Euler step are the engine's constant (or adaptive) step along a direction
+field D(U) that is not a gradient (`MeritField`: one GEMM for B(U), one for K = BBᵀ, an m×m
+Cholesky solve, one GEMV for A*), because Algorithm 1 needs 10⁵–10⁶ iterations;
+`feasibility_gd` is plain GD on the `Objective` LeastSquares(A, b, scale 2) ∘ UUᵀ. All multiply
+U on the left by a d×d matrix, so ker U₀ ⊆ ker U_k exactly (rank never increases). Each returns
+the engine's `Result`; the trace (objective ‖U‖²_F, gap ‖A(UUᵀ) − b‖₂, rank, σ_p) is written on
+record steps only.
 """
 
 from __future__ import annotations
 
 import math
-import sys
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.linalg import lapack
 
 from lowranklab.lowrank import LowRank
-from lowranklab.objective import Evaluation
+from lowranklab.models.symmetric import SymmetricFactor
+from lowranklab.objective import Evaluation, Objective
+from lowranklab.problems.loss import LeastSquares
 from lowranklab.problems.min_norm import RIDGE, MinNormFactorization
 from lowranklab.solvers import monitors as mon
-from lowranklab.solvers.result import Result, StopCode, Trace
+from lowranklab.solvers import rules
+from lowranklab.solvers.engine import Stop, StopRun, run
+from lowranklab.solvers.result import Result, StopCode
 
 Callback = Callable[[mon.State], bool | None]
 
@@ -83,123 +88,125 @@ def _check(problem, U0, gamma, step, max_iter, record_every):
     return U0.copy()
 
 
-def _row(problem: MinNormFactorization, k: int, U: np.ndarray, t: float, eta: float,
-         spectrum: bool = True):
-    r = problem.residual(U)
-    row = {"iter": k, "objective": float(np.sum(U * U)), "gap": float(np.linalg.norm(r)),
-           "time": t, "step": eta}
-    if spectrum:
-        s = np.linalg.svd(U, compute_uv=False)
-        row.update(rank=int(np.sum(s > 1e-8 * max(s[0], 1e-300))), sigma_min=float(s[-1]))
-    return row
+def min_norm_monitors(problem: MinNormFactorization, spectrum: bool = True):
+    """objective ‖U‖²_F, gap ‖A(UUᵀ) − b‖₂ and (spectrum) the numerical rank and σ_p of U."""
+
+    def monitor(s: mon.State) -> dict[str, float]:
+        U = s.point.reshape(problem.d, -1)
+        row = {"objective": float(np.sum(U * U)),
+               "gap": float(np.linalg.norm(problem.residual(U)))}
+        if spectrum:
+            sv = np.linalg.svd(U, compute_uv=False)
+            row.update(rank=int(np.sum(sv > 1e-8 * max(sv[0], 1e-300))),
+                       sigma_min=float(sv[-1]))
+        return row
+
+    return [monitor]
 
 
-def _state(problem, k, U, direction, t, eta) -> mon.State:
-    e = Evaluation(value=float(np.sum(U * U)), loss_value=problem.G(U), grad=direction.ravel(),
-                   X=LowRank(U, U), G=None)
-    return mon.State(k, U.ravel(), e, t, eta)
+class MeritField:
+    """The direction field D(U) of Algorithm 1 ("alg1": ∇₁L_γ(U, λ_k) with the multiplier
+    frozen at λ_k = (K(U) + ridge·I)⁻¹A(UUᵀ), eftekhari2021 Sec. XI–XII) or of the exact merit
+    flow ("euler": ∇h_γ(U) = W_γ(U)U, eq. (19) with the corrected Dλ, spec §1.10), as an
+    engine 'objective': evaluate(θ) gives F = ‖U‖²_F (the objective the run reports) and
+    grad = D(U). A singular K stops the run (`diverged`)."""
+
+    def __init__(self, problem: MinNormFactorization, p: int, kind: str, gamma: float,
+                 ridge: float) -> None:
+        self.problem, self.kind, self.gamma, self.ridge = problem, kind, float(gamma), ridge
+        self.model = SymmetricFactor(problem.d, p)
+        self.loss = None
+        self.eye = np.eye(problem.d)
+        self.lam = np.zeros(problem.m)
+
+    def evaluate(self, theta: np.ndarray) -> Evaluation:
+        P, d = self.problem, self.problem.d
+        U = theta.reshape(d, -1)
+        m, hg = P.m, 0.5 * self.gamma
+        Bm = (P.Astack @ U).reshape(m, -1)
+        K = Bm @ Bm.T
+        c = Bm @ U.ravel()  # A(UUᵀ) = B vec(U)
+        diag = slice(None, None, m + 1)
+        if self.kind == "alg1":
+            # eftekhari2021 Algorithm 1 with K + 1e-9 I (Sec. XII), by Cholesky (LAPACK posv)
+            K.flat[diag] += self.ridge
+            _, lam, info = lapack.dposv(K, c, overwrite_a=1)
+            if info != 0:
+                raise StopRun(StopCode.DIVERGED, f"K(U) + ridge·I is not positive definite "
+                                                 f"(posv info {info})")
+            S = ((lam - hg * (c - P.b)) @ P.Amat).reshape(d, d)
+            D = U - S @ U
+        else:
+            r = c - P.b
+            if self.ridge > 0:
+                K.flat[diag] += self.ridge
+            R, sol, info = lapack.dposv(K, np.column_stack([c, 0.5 * r]), overwrite_a=1)
+            if info != 0 or (self.ridge == 0 and not _well_conditioned(R)):
+                raise StopRun(StopCode.DIVERGED, "K(U) is singular: the exact merit gradient "
+                                                 "is undefined (use algorithm1)")
+            lam = sol[:, 0]
+            IM = self.eye - (lam @ P.Amat).reshape(d, d)
+            N = (sol[:, 1] @ P.Amat).reshape(d, d)
+            W = IM + hg * (r @ P.Amat).reshape(d, d) - IM @ N - N @ IM
+            D = W @ U
+        self.lam = lam
+        value = float(np.vdot(U, U))
+        return Evaluation(value, value, D.ravel(), LowRank(U, U), None)
+
+
+class MeritStep(rules.Constant):
+    """The step of Algorithm 1: fixed η (the paper), or the spec §2 heuristic
+    η = 1/(γ λ_max(K(U_k))) re-evaluated every `adapt_every` iterations (and at each of the
+    first 10·adapt_every): 'safe' keeps η ← min(η, η_k), 'adaptive' sets η = η_k."""
+
+    name = "merit"
+
+    def __init__(self, step: float, rule: str, field: MeritField, adapt_every: int = 100):
+        super().__init__(step)
+        self.rule, self.field, self.adapt_every = rule, field, int(adapt_every)
+        self.step0 = self.eta
+
+    def step(self, ctx):
+        k = ctx.k
+        if self.rule != "fixed" and (k < 10 * self.adapt_every or k % self.adapt_every == 0):
+            P = self.field.problem
+            Bm = (P.Astack @ ctx.x.reshape(P.d, -1)).reshape(P.m, -1)
+            lmax = float(np.linalg.eigvalsh(Bm @ Bm.T)[-1])
+            if lmax > 0:
+                eta_k = 1.0 / (self.field.gamma * lmax)
+                self.eta = min(self.eta, eta_k) if self.rule == "safe" else eta_k
+        return super().step(ctx)
+
+    def info(self) -> dict:
+        return {"final_step": self.eta, "multipliers": self.field.lam}
+
+    def describe(self) -> dict:
+        return {"rule": self.name, "step": self.step0, "step_rule": self.rule}
 
 
 def _iterate(problem: MinNormFactorization, U0: np.ndarray, kind: str, *, gamma: float,
-             step: float, max_iter: int, ridge: float, tol: float | None,
+             step: float, max_iter: int, ridge: float, tol: float | str | None,
              record_every: int, callbacks: Sequence[Callback], time_budget: float | None,
              progress: bool, spectrum: bool = True, step_rule: str = "fixed",
-             adapt_every: int = 100, blowup: float = 1e10) -> Result:
-    """U ← U − η·D(U) for D = Algorithm 1's ∇₁L_γ(U, λ(U, U)), the exact ∇h_γ, or ∇‖r‖²."""
-    Ast, Amat, b, m, d = problem.Astack, problem.Amat, problem.b, problem.m, problem.d
-    hg = 0.5 * gamma
-    eye = np.eye(d)
-    U = U0
-    eta = float(step)
-    trace = Trace()
-    t0 = time.perf_counter()
-    last_report = t0
-    stop, message = StopCode.MAX_ITER, ""
-    tol_sq = None if tol is None else tol * tol
-    limit_sq = (blowup * max(1.0, float(np.sum(U0 * U0)))) ** 2
-    lam = np.zeros(m)
-    k = 0
-
-    dposv = lapack.dposv
-    diag = slice(None, None, m + 1)
-
-    def direction(U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if kind == "gd_gap":
-            r = Amat @ (U @ U.T).ravel() - b
-            return 4.0 * ((r @ Amat).reshape(d, d) @ U), lam
-        Bm = (Ast @ U).reshape(m, -1)
-        K = Bm @ Bm.T
-        c = Bm @ U.ravel()  # A(UUᵀ) = B vec(U)
-        if kind == "alg1":
-            # eftekhari2021 Algorithm 1 with K + 1e-9 I (Sec. XII), by Cholesky (LAPACK posv)
-            K.flat[diag] += ridge
-            _, lam_k, info = dposv(K, c, overwrite_a=1)
-            if info != 0:
-                raise np.linalg.LinAlgError(f"posv info {info}")
-            S = ((lam_k - hg * (c - b)) @ Amat).reshape(d, d)
-            return U - S @ U, lam_k
-        # exact merit gradient W_γ(U)U (eq. (19) with the corrected Dλ, spec §1.10)
-        r = c - b
-        if ridge > 0:
-            K.flat[diag] += ridge
-        R, sol, info = dposv(K, np.column_stack([c, 0.5 * r]), overwrite_a=1)
-        if info != 0 or (ridge == 0 and not _well_conditioned(R)):
-            raise np.linalg.LinAlgError("K(U) singular")
-        IM = eye - (sol[:, 0] @ Amat).reshape(d, d)
-        N = (sol[:, 1] @ Amat).reshape(d, d)
-        W = IM + hg * (r @ Amat).reshape(d, d) - IM @ N - N @ IM
-        return W @ U, sol[:, 0]
-
-    try:
-        for k in range(max_iter + 1):
-            try:
-                D, lam = direction(U)
-            except np.linalg.LinAlgError:
-                stop, message = StopCode.DIVERGED, (
-                    "K(U) is singular: the exact merit gradient is undefined (use algorithm1)"
-                    if kind == "euler" else f"non-finite iterate at iteration {k}")
-                break
-            if k % record_every == 0 or k == max_iter:
-                now = time.perf_counter()
-                trace.append(_row(problem, k, U, now - t0, eta, spectrum))
-                if any(cb(_state(problem, k, U, D, now - t0, eta)) for cb in callbacks):
-                    stop, message = StopCode.INTERRUPTED, "stopped by callback"
-                    break
-                if time_budget is not None and now - t0 > time_budget:
-                    stop, message = StopCode.BUDGET, f"time budget {time_budget:g} s spent"
-                    break
-                if progress and now - last_report > 1.0:
-                    last_report = now
-                    print(f"  {kind} iter {k}/{max_iter}  ‖U‖²={trace['objective'][-1]:.6g}"
-                          f"  gap={trace['gap'][-1]:.2e}", file=sys.stderr)
-            if k == max_iter:
-                break
-            if step_rule != "fixed" and (k < 10 * adapt_every or k % adapt_every == 0):
-                # spec §2 heuristic η = 1/(γ λ_max(K(U_k))) re-evaluated along the run
-                Bm = (Ast @ U).reshape(m, -1)
-                lmax = float(np.linalg.eigvalsh(Bm @ Bm.T)[-1])
-                if lmax > 0:
-                    eta_k = 1.0 / (gamma * lmax)
-                    eta = min(eta, eta_k) if step_rule == "safe" else eta_k
-            dd = float(np.vdot(D, D))
-            if not dd * eta * eta < limit_sq:
-                stop, message = StopCode.DIVERGED, (f"non-finite or exploding step at "
-                                                    f"iteration {k}; last finite iterate kept")
-                break
-            if tol_sq is not None and eta * eta * dd <= tol_sq * max(1.0, float(np.vdot(U, U))):
-                stop, message = StopCode.CONVERGED, f"‖U_(k+1) − U_k‖ ≤ {tol:g}·max(1, ‖U_k‖)"
-                break
-            U = U - eta * D
-    except KeyboardInterrupt:
-        stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
-    if len(trace) == 0 or trace["iter"][-1] != k:
-        trace.append(_row(problem, k, U, time.perf_counter() - t0, eta, spectrum))
-    return Result(theta=U.ravel().copy(), X=LowRank(U, U), stop=stop, iterations=k, trace=trace,
-                  counts={"iterations": k}, wall_time=time.perf_counter() - t0,
-                  message=message, info={"U": U, "gamma": gamma, "step": float(step),
-                                         "final_step": eta, "step_rule": step_rule,
-                                         "ridge": ridge,
-                                         "multipliers": lam, "method": kind})
+             blowup: float = 1e10) -> Result:
+    """U ← U − η·D(U) on the engine; D = Algorithm 1's direction, the exact ∇h_γ, or the
+    feasibility gradient ∇‖r‖² (plain GD on the least-squares objective)."""
+    p = U0.shape[1]
+    stop = Stop(max_iter=max_iter, tol=tol if kind == "gd_gap" else None,
+                xtol=None if kind == "gd_gap" else tol, ftol=None, time_budget=time_budget,
+                blowup=blowup**2)
+    if kind == "gd_gap":
+        target = Objective(LeastSquares(problem.operator(), problem.b, scale=2.0),
+                           SymmetricFactor(problem.d, p))
+        rule: rules.Rule = rules.Constant(step)
+    else:
+        target = MeritField(problem, p, kind, gamma, ridge)
+        rule = MeritStep(step, step_rule, target)
+    info = {"gamma": gamma, "step": float(step), "step_rule": step_rule, "ridge": ridge,
+            "method": kind}
+    return run(target, U0.ravel(), rule, stop=stop, monitors=min_norm_monitors(problem, spectrum),
+               callbacks=callbacks, record_every=record_every, progress=progress, name=kind,
+               info=info)
 
 
 def algorithm1(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = PAPER_GAMMA,
@@ -220,7 +227,8 @@ def algorithm1(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = 
     (it also grows when the iterates shrink; a proposed speed-up, not the paper's). Stops with
     `converged` when ‖U_{k+1} − U_k‖_F ≤ tol·max(1, ‖U_k‖_F) (spec §2), `diverged` on a
     non-finite or exploding step. Trace every `record_every` iterations: iter, objective ‖U‖²_F,
-    gap ‖A(UUᵀ) − b‖₂, and (spectrum=True) the numerical rank and σ_p of U.
+    gap ‖A(UUᵀ) − b‖₂, and (spectrum=True) the numerical rank and σ_p of U; info: the
+    multipliers λ_k and the final step.
     """
     U0 = _check(problem, U0, gamma, step, max_iter, record_every)
     if not ridge >= 0:
@@ -237,7 +245,7 @@ def merit_euler(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float =
                 tol: float | None = 1e-12, record_every: int = 100,
                 callbacks: Sequence[Callback] = (), time_budget: float | None = None,
                 progress: bool = False, spectrum: bool = True,
-               step_rule: str | None = None) -> Result:
+                step_rule: str | None = None) -> Result:
     """Explicit Euler on the exact merit flow: U ← U − η W_γ(U)U (eq. (19), corrected Dλ).
 
     Needs K(U)^{-1}: stops with `diverged` where K is exactly singular (low-rank U with
@@ -251,11 +259,13 @@ def merit_euler(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float =
 
 
 def feasibility_gd(problem: MinNormFactorization, U0: np.ndarray, *, step: float | None = None,
-                   max_iter: int = 10_000, tol: float | None = None, record_every: int = 100,
+                   max_iter: int = 10_000, tol: float | str | None = "auto",
+                   record_every: int = 100,
                    callbacks: Sequence[Callback] = (), time_budget: float | None = None,
                    progress: bool = False, spectrum: bool = True) -> Result:
     """Gradient descent on ‖A(UUᵀ) − b‖² (gradient 4A*(r)U): no explicit regularisation
-    (Figs. 1 left and 2 ①). Default step 1/L at U₀."""
+    (Figs. 1 left and 2 ①). Default step 1/L at U₀; stops (`converged`) when the feasibility
+    gap ‖A(UUᵀ) − b‖² is ≤ tol ("auto": 1e-14·max(‖b‖², 1), see `Stop`)."""
     U0 = _check(problem, U0, None, step, max_iter, record_every)
     step = feasibility_step(problem, U0) if step is None else step
     return _iterate(problem, U0, "gd_gap", gamma=0.0, step=step, max_iter=max_iter, ridge=0.0,
@@ -265,85 +275,54 @@ def feasibility_gd(problem: MinNormFactorization, U0: np.ndarray, *, step: float
 
 def merit_bfgs(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = PAPER_GAMMA,
                method: str = "L-BFGS-B", gtol: float = 1e-10, max_iter: int = 20_000,
-               callbacks: Sequence[Callback] = (), time_budget: float | None = None,
-               progress: bool = False) -> Result:
-    """Reference solver: scipy BFGS (or L-BFGS-B) on h_γ with the exact gradient W_γ(U)U.
+               record_every: int = 100, callbacks: Sequence[Callback] = (),
+               time_budget: float | None = None, progress: bool = False) -> Result:
+    """Reference solver: scipy BFGS (or L-BFGS-B) on h_γ with the exact gradient W_γ(U)U,
+    through the SciPy adapter (trace rows every `record_every` iterations only).
 
     h_γ is only meaningful near M_b and for large γ (Prop. 17): γ = 100 from ‖U₀‖_F = 3
     reaches the SDP value on the paper's sizes; γ = 10 can run away to ill-conditioned K."""
-    from scipy.optimize import minimize
+    from lowranklab.solvers.scipy_adapter import minimize
 
-    U0 = _check(problem, U0, gamma, None, max_iter, 1)
+    U0 = _check(problem, U0, gamma, None, max_iter, record_every)
     if method not in ("BFGS", "L-BFGS-B"):
         raise ValueError(f"method must be 'BFGS' or 'L-BFGS-B', got {method!r}")
     shape = U0.shape
-    trace = Trace()
-    t0 = time.perf_counter()
-    n_evals = [0]
-    status = {"stop": StopCode.MAX_ITER, "message": "", "k": 0}
 
     def fun(x):
-        n_evals[0] += 1
         h, gr = problem.merit_and_grad(x.reshape(shape), gamma)
         if not np.isfinite(h):
             return np.inf, np.zeros_like(x)
         return h, gr.ravel()
 
-    last = [t0]
-
-    def cb(intermediate_result):
-        x = intermediate_result.x
-        status["x"] = x
-        status["k"] += 1
-        k = status["k"]
+    def state(k, x, value, elapsed):
         U = x.reshape(shape)
-        now = time.perf_counter()
-        trace.append(_row(problem, k, U, now - t0, 0.0))
-        if callbacks and any(c(_state(problem, k, U, problem.merit_grad(U, gamma), now - t0,
-                                       0.0)) for c in callbacks):
-            status.update(stop=StopCode.INTERRUPTED, message="stopped by callback")
-            raise StopIteration
-        if time_budget is not None and now - t0 > time_budget:
-            status.update(stop=StopCode.BUDGET, message=f"time budget {time_budget:g} s spent")
-            raise StopIteration
-        if progress and now - last[0] > 1.0:
-            last[0] = now
-            print(f"  merit-bfgs iter {k}  h={intermediate_result.fun:.10g}", file=sys.stderr)
+        e = Evaluation(value, value, None, LowRank(U, U), None)
+        return mon.State(k, x, e, elapsed, float("nan"), point=x)
 
-    trace.append(_row(problem, 0, U0, 0.0, 0.0))
     opts = {"gtol": gtol, "maxiter": max_iter}
     if method == "L-BFGS-B":
-        opts = {"gtol": gtol, "maxiter": max_iter, "ftol": 1e-15, "maxcor": 30}
-    try:
-        res = minimize(fun, U0.ravel(), jac=True, method=method, callback=cb, options=opts)
-    except KeyboardInterrupt:
-        status.update(stop=StopCode.INTERRUPTED, message="interrupted (Ctrl-C)")
-        res = None
-    if res is not None:
-        U = res.x.reshape(shape)
+        opts.update(ftol=1e-15, maxcor=30)
+    res, sp = minimize(fun, U0.ravel(), method=method, options=opts, state=state,
+                       monitors=min_norm_monitors(problem), record_every=record_every,
+                       callbacks=callbacks, time_budget=time_budget, progress=progress,
+                       name="merit-bfgs")
+    U = res.theta.reshape(shape)
+    if sp is not None and res.stop is StopCode.MAX_ITER:
         gnorm = float(np.linalg.norm(problem.merit_grad(U, gamma)))
-        if status["stop"] is StopCode.MAX_ITER:
-            if not np.all(np.isfinite(U)) or not np.isfinite(res.fun):
-                status.update(stop=StopCode.DIVERGED, message="non-finite merit value")
-            elif res.success or gnorm <= 1e-4 * max(1.0, float(np.linalg.norm(U))):
-                # h_γ is quartic along the rank-deficient directions at a rank-deficient
-                # optimum, so ‖∇h_γ‖ ~ 1e-5 already means a ~1e-9 relative objective error
-                status.update(stop=StopCode.CONVERGED, message=f"‖∇h_γ‖ = {gnorm:.2e}")
-            elif status["k"] >= max_iter:
-                status.update(message=str(res.message))
-            else:
-                status.update(stop=StopCode.STALLED,
-                              message=f"{res.message} (‖∇h_γ‖ = {gnorm:.2e})")
-    else:
-        U = np.asarray(status.get("x", U0.ravel())).reshape(shape)
-    if trace["iter"][-1] != status["k"]:
-        trace.append(_row(problem, status["k"], U, time.perf_counter() - t0, 0.0))
-    return Result(theta=U.ravel().copy(), X=LowRank(U, U), stop=status["stop"],
-                  iterations=status["k"], trace=trace,
-                  counts={"merit_evals": n_evals[0]}, wall_time=time.perf_counter() - t0,
-                  message=status["message"],
-                  info={"U": U, "gamma": gamma, "method": method,
-                        "multipliers": problem.multipliers(U)})
+        if not np.all(np.isfinite(U)) or not np.isfinite(sp.fun):
+            res.stop, res.message = StopCode.DIVERGED, "non-finite merit value"
+        elif sp.success or gnorm <= 1e-4 * max(1.0, float(np.linalg.norm(U))):
+            # h_γ is quartic along the rank-deficient directions at a rank-deficient
+            # optimum, so ‖∇h_γ‖ ~ 1e-5 already means a ~1e-9 relative objective error
+            res.stop, res.message = StopCode.CONVERGED, f"‖∇h_γ‖ = {gnorm:.2e}"
+        elif res.iterations >= max_iter:
+            res.message = str(sp.message)
+        else:
+            res.stop, res.message = StopCode.STALLED, f"{sp.message} (‖∇h_γ‖ = {gnorm:.2e})"
+    res.X, res.factors = LowRank(U, U), (U.copy(),)
+    res.info.update(gamma=gamma, multipliers=problem.multipliers(U))
+    return res
 
 
 def _well_conditioned(R: np.ndarray) -> bool:

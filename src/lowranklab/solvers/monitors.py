@@ -28,6 +28,7 @@ class State:
     step: float
     grad_norm: float = float("nan")  # ‖∇F‖ in the space's metric (Riemannian on M_r)
     point: Any = None  # the iterate in its own form (θ, or a FixedRankPoint)
+    extra: dict | None = None  # columns a rule or hook keeps (e.g. the clock t = Σ η)
 
 
 Monitor = Callable[[State], dict[str, float]]

@@ -19,23 +19,42 @@ class StopCode(str, enum.Enum):
     RANK_DROP = "rank_drop"  # a fixed-rank iterate left the manifold (σ_r fell to ~0)
 
 
-@dataclass
 class Trace:
-    """Per-record metrics: trace["train_error"] is a float array aligned with trace["iter"]."""
+    """Per-record metrics: trace["train_error"] is a float array aligned with trace["iter"].
 
-    columns: dict[str, list[float]] = field(default_factory=dict)
+    Rows are appended as dicts in O(1) and gathered into columns on first access (a column
+    missing from a row is NaN there), so recording every iteration stays cheap."""
+
+    def __init__(self, columns: dict[str, list[float]] | None = None) -> None:
+        self._columns: dict[str, list[float]] = dict(columns or {})
+        self._pending: list[dict[str, float]] = []
+
+    @property
+    def columns(self) -> dict[str, list[float]]:
+        if self._pending:
+            n = len(next(iter(self._columns.values()))) if self._columns else 0
+            for row in self._pending:
+                for k, v in row.items():
+                    col = self._columns.get(k)
+                    if col is None:
+                        col = self._columns[k] = [np.nan] * n
+                    col.append(float(v))
+                n += 1
+                for col in self._columns.values():
+                    if len(col) < n:
+                        col.append(np.nan)
+            self._pending = []
+        return self._columns
 
     def append(self, row: dict[str, float]) -> None:
-        n = len(self)
-        for k, v in row.items():
-            col = self.columns.setdefault(k, [np.nan] * n)
-            col.append(float(v))
-        for col in self.columns.values():
-            if len(col) < n + 1:
-                col.append(np.nan)
+        self._pending.append(row)
+
+    def __repr__(self) -> str:
+        return f"Trace({len(self)} rows: {', '.join(self.columns)})"
 
     def __len__(self) -> int:
-        return len(next(iter(self.columns.values()))) if self.columns else 0
+        cols = self.columns
+        return len(next(iter(cols.values()))) if cols else 0
 
     def __getitem__(self, key: str) -> np.ndarray:
         return np.asarray(self.columns[key], dtype=float)
@@ -57,6 +76,16 @@ class Trace:
 
 @dataclass
 class Result:
+    """What every solver returns.
+
+    theta: the final parameters, flat; factors: the same point as the model's factors — (U,)
+    for UUᵀ, (U, V) for UVᵀ, (U₁, …, U_L) for deep products, (U, S, V) on the fixed-rank
+    manifold (Z = U diag(S) Vᵀ); X: the final matrix, factored (`LowRank`; `X.dense()` forms
+    it); stop: the structured `StopCode` and message; iterations; trace: per-record metrics
+    (`trace.to_frame()`); counts: gradient evaluations and operator applications; wall_time
+    in seconds; info: what is particular to the solver (its settings, phases, multipliers, …).
+    """
+
     theta: np.ndarray
     X: Any  # LowRank (or the solver's natural representation)
     stop: StopCode
@@ -66,6 +95,7 @@ class Result:
     wall_time: float
     message: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    factors: tuple = ()
 
     @property
     def converged(self) -> bool:

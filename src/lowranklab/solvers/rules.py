@@ -39,9 +39,14 @@ class Rule:
     """Base: a step t along the (negative) gradient; subclasses choose t or the direction."""
 
     name = "rule"
+    last_direction = None  # ξ of the last move (for the engine's xtol test)
 
     def start(self, ctx) -> float:
         return 0.0
+
+    def info(self) -> dict:
+        """What the rule adds to `Result.info` at the end (e.g. multipliers)."""
+        return {}
 
     def direction(self, ctx):
         """ξ_k: the move is R_x(−t ξ_k)."""
@@ -58,6 +63,7 @@ class Rule:
         return {"rule": self.name}
 
     def _move(self, ctx, xi, t):
+        self.last_direction = xi
         x_new = ctx.space.move(ctx.x, xi, -t)
         return x_new, ctx.evaluate(x_new), t
 
@@ -264,7 +270,12 @@ class _Wrapped(Rule):
         return self.base.start(ctx)
 
     def step(self, ctx):
-        return self.base.step(ctx)
+        out = self.base.step(ctx)
+        self.last_direction = self.base.last_direction
+        return out
+
+    def info(self) -> dict:
+        return self.base.info()
 
     def describe(self) -> dict:
         return {**self.base.describe(), "direction": self.name}

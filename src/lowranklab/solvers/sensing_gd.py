@@ -2,7 +2,7 @@
 
     U_{k+1} = U_k − η ∇‖A(U_kU_kᵀ) − b‖²₂ = (I − 4η S(U_k)) U_k,    S(U) = A*(A(UUᵀ) − b),
 
-which is the engine's constant-step GD on `SymmetricSensing.objective()` (LeastSquares with
+which is the engine's constant-step GD on `sensing_objective(inst)` (LeastSquares with
 scale 2 on `SymmetricFactor`); the dense operator's half-coordinate products (symmetric A_i:
 A(X) and A*(r) over the d(d+1)/2 upper-triangle entries) keep it at two half passes over A.
 
@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from lowranklab.lowrank import LowRank
+from lowranklab.models.symmetric import SymmetricFactor
+from lowranklab.objective import Objective
 from lowranklab.problems.ez2021 import MACHINE_EPS, SymmetricSensing
 from lowranklab.solvers import monitors as mon
 from lowranklab.solvers.engine import Stop, run
@@ -35,6 +37,11 @@ def rowspace_factor(U0: np.ndarray, tol: float | None = None) -> tuple[np.ndarra
     tol = max(U0.shape) * MACHINE_EPS if tol is None else tol
     k = max(int(np.sum(s > tol * s[0])), 1)
     return P[:, :k] * s[:k], Qt[:k]
+
+
+def sensing_objective(inst: SymmetricSensing, p: int | None = None) -> Objective:
+    """U ↦ ‖A(UUᵀ) − b‖², U ∈ R^{d×p} (p = d by default), as an engine `Objective`."""
+    return Objective(inst.loss(), SymmetricFactor(inst.d, inst.d if p is None else p))
 
 
 def sensing_monitors(inst: SymmetricSensing) -> list[mon.Monitor]:
@@ -76,7 +83,7 @@ def sensing_gd(
     if not np.all(np.isfinite(U0)):
         raise ValueError("U0 must be finite")
     F0, R0 = rowspace_factor(U0) if preserve_rowspace else (U0, None)
-    objective = inst.objective(F0.shape[1])
+    objective = sensing_objective(inst, F0.shape[1])
     stop = Stop(max_iter=max_iter, tol=tol, ftol=None, blowup=blowup)
     res = run(objective, F0.ravel(), Constant(step), stop=stop, monitors=sensing_monitors(inst),
               callbacks=callbacks, hooks=hooks, record_every=record_every,
@@ -84,7 +91,7 @@ def sensing_gd(
               info={"step": float(step), "preserve_rowspace": bool(preserve_rowspace)})
     if R0 is not None:
         U = res.theta.reshape(inst.d, -1) @ R0
-        res.theta, res.X = U.ravel(), LowRank(U, U)
+        res.theta, res.X, res.factors = U.ravel(), LowRank(U, U), (U,)
     last = {k: v[-1] for k, v in res.trace.columns.items()}
     res.info.update(final_train_error=last["train_error"],
                     final_test_error=last.get("test_error", float("nan")))

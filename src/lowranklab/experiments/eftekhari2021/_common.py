@@ -24,7 +24,7 @@ def reference_optimum(P: MinNormFactorization, p: int, rng: np.random.Generator)
     except ImportError:
         U0 = rng.standard_normal((P.d, p))
         U0 *= 3.0 / np.linalg.norm(U0)
-        U = merit_bfgs(P, U0).info["U"]
+        U = merit_bfgs(P, U0).factors[0]
         s, V = np.linalg.eigh(U @ U.T)
         s, V = s[::-1], V[:, ::-1]
         return {"value": P.objective(U), "X": U @ U.T,

@@ -98,7 +98,7 @@ def run(cfg: Fig1Config, ctx: Context) -> dict[str, pd.DataFrame]:
         df = df.merge(xy, on="iter", how="left")
         df.insert(0, "panel", panel)
         traces.append(df)
-        U = res.info["U"]
+        U = res.factors[0]
         st = P.stationarity(U)
         cert = P.certificate(U)
         finals.append({"panel": panel, "p": p, "objective": P.objective(U),

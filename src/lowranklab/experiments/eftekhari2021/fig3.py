@@ -66,7 +66,7 @@ def run(cfg: Fig3Config, ctx: Context) -> dict[str, pd.DataFrame]:
         df = res.trace.to_frame()[["iter", "objective", "gap", "rank", "sigma_min"]]
         df.insert(0, "init", name)
         traces.append(df)
-        U = res.info["U"]
+        U = res.factors[0]
         cert = P.certificate(U, ridge=1e-9)
         s = np.linalg.svd(U, compute_uv=False)
         finals.append({

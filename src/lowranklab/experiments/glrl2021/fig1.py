@@ -41,12 +41,13 @@ def run(cfg: Fig1Config, ctx: Context) -> dict[str, pd.DataFrame]:
     for a, s in ctx.progress(jobs, "GD run"):
         U0 = depth2_init(inst.d, a, ctx.rng)
 
-        def cb(k, U, f, g, G, t, a=a, s=s):
-            if k % cfg.eval_every == 0:
-                rows.append({"scale": a, "seed": s, "t": t,
+        def cb(st, a=a, s=s):
+            if st.iteration % cfg.eval_every == 0:
+                U = st.point.reshape(inst.d, -1)
+                rows.append({"scale": a, "seed": s, "t": st.extra["t"],
                              "dist": polyline_distance(U @ U.T, P)})
 
-        descend(inst.loss, U0, step=cfg.step, gtol=0.0, max_iter=n_iter, callback=cb)
+        descend(inst.loss, U0, step=cfg.step, gtol=0.0, max_iter=n_iter, callbacks=[cb])
     phases = pd.DataFrame(res.info["phases"])
     return {"dist": pd.DataFrame(rows), "glrl_phases": phases}
 

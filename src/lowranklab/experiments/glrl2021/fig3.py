@@ -83,14 +83,16 @@ def run(cfg: Fig3Config, ctx: Context) -> dict[str, pd.DataFrame]:
     for s in ctx.progress(range(cfg.gd_seeds), "GD seed"):
         U0 = depth2_init(inst.d, cfg.gd_init, ctx.rng)
 
-        def gcb(k, U, f, g, G, t, s=s):
-            if k % cfg.record_every == 0:
-                curves.append({"method": "GD", "seed": s, "t": t,
+        def gcb(st, s=s):
+            if st.iteration % cfg.record_every == 0:
+                U = st.point.reshape(inst.d, -1)
+                curves.append({"method": "GD", "seed": s, "t": st.extra["t"],
                                **dict(zip(("test", "train"), _losses(inst, U @ U.T),
                                           strict=True))})
 
-        U, *_ = descend(inst.loss, U0, step=cfg.gd_step, gtol=0.0, max_iter=cfg.gd_iters,
-                        callback=gcb)
+        gd = descend(inst.loss, U0, step=cfg.gd_step, gtol=0.0, max_iter=cfg.gd_iters,
+                     callbacks=[gcb])
+        U = gd.factors[0]
         summary.append({"method": "GD", "seed": s,
                         **dict(zip(("test", "train"), _losses(inst, U @ U.T), strict=True))})
     # R1MP
