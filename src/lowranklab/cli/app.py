@@ -18,11 +18,12 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  pretty_exceptions_enable=False,
                   help="Nonconvex low-rank matrix recovery: solvers, landscape analysis and "
                        "the papers' experiments.")
 
@@ -52,12 +53,27 @@ class SolverKind(str, Enum):
     glrl = "glrl"  # glrl2021 Algorithm 1
 
 
-MIN_NORM_SOLVERS = {SolverKind.merit, SolverKind.merit_euler, SolverKind.merit_bfgs,
-                    SolverKind.sdp}
+def _print_version(value: bool) -> None:
+    if value:
+        from lowranklab import __version__
+
+        typer.echo(f"lowranklab {__version__}")
+        raise typer.Exit(0)
 
 
-def fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Nonconvex low-rank matrix recovery: solvers, landscape analysis and the papers'
+    experiments. Bad input prints one line `error: ...` and exits with status 2."""
+
+
+def fail(message: str) -> NoReturn:
+    """Print `error: MESSAGE` as one line on stderr and exit with status 2."""
+    line = " ".join(str(message).split()) or "invalid input"
+    typer.echo(f"error: {line}", err=True)
     raise typer.Exit(2)
 
 
@@ -84,98 +100,69 @@ def info() -> None:
 def solve(
     problem: Annotated[Path, typer.Argument(help="PROBLEM.npz: dense A and b, or rows, cols, "
                                             "values, shape; optional truth")],
-    out: Annotated[Path, typer.Option(help="RESULT.npz to write")],
-    model: Annotated[ModelKind, typer.Option(help="sym: X = UUᵀ; asym: balanced X = UVᵀ; "
-                                             "fixed-rank: the manifold (with --solver rgd)")]
-        = ModelKind.sym,
+    out: Annotated[Path, typer.Option(help="RESULT.npz to write (atomically; an existing "
+                                           "file only with --force)")],
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing --out")]
+        = False,
+    model: Annotated[ModelKind | None, typer.Option(help="sym: X = UUᵀ (default); asym: "
+                                                    "balanced X = UVᵀ; fixed-rank: the "
+                                                    "manifold (--solver rgd, the default "
+                                                    "there)")] = None,
     rank: Annotated[int | None, typer.Option(help="factor columns p / manifold rank r "
                                                   "(default 1; glrl: a cap, default d)")]
         = None,
-    mu: Annotated[float, typer.Option(help="balancing weight μ of μ/4‖UᵀU − VᵀV‖²")] = 0.0,
-    solver: Annotated[SolverKind, typer.Option()] = SolverKind.gd,
-    init: Annotated[InitKind, typer.Option()] = InitKind.small,
+    mu: Annotated[float | None, typer.Option(help="--model asym: balancing weight μ of "
+                                                  "μ/4‖UᵀU − VᵀV‖² (default 0)")] = None,
+    solver: Annotated[SolverKind | None, typer.Option(help="default gd (rgd for --model "
+                                                      "fixed-rank)")] = None,
+    init: Annotated[InitKind | None, typer.Option(help="default small")] = None,
     init_norm: Annotated[float | None, typer.Option(help="‖U₀‖_F (or u0 for identity); "
                                                     "default 1e-3, 3 for merit solvers")] = None,
     init_rank: Annotated[int | None, typer.Option(help="rank of U₀ for --init rank")] = None,
-    init_from: Annotated[Path | None, typer.Option(help="start from the factors in a "
-                                                   "RESULT.npz (e.g. a saddle)")] = None,
+    init_from: Annotated[Path | None, typer.Option(help="gd solvers: start from the factors "
+                                                   "in a RESULT.npz (e.g. a saddle)")] = None,
     step: Annotated[float | None, typer.Option(help="step size (default: safe choice from "
                                                     "the curvature at the spectral estimate)")]
         = None,
-    line_search: Annotated[str, typer.Option(help="constant or armijo (rgd: also exact)")]
-        = "constant",
-    step_rule: Annotated[str, typer.Option(help="rgd: fixed (α_k = α) or sigma "
-                                                "(α_k = α·σ_r(Z_k))")] = "fixed",
+    line_search: Annotated[str | None, typer.Option(help="gd: constant (default) or armijo; "
+                                                    "rgd: also exact")] = None,
+    step_rule: Annotated[str | None, typer.Option(help="rgd: fixed (α_k = α, default) or "
+                                                  "sigma (α_k = α·σ_r(Z_k))")] = None,
     max_iter: Annotated[int | None, typer.Option(help="default 1000; merit 3·10⁵; "
                                                       "glrl 10⁶ per phase")] = None,
     noise: Annotated[float | None, typer.Option(help="noisy-gd: noise radius ε; perturbed-gd: "
                                                 "perturbation ball radius (default 1e-3)")]
         = None,
     gamma: Annotated[float | None, typer.Option(help="merit penalty γ (default 100)")] = None,
-    epsilon: Annotated[float, typer.Option(help="glrl: squared norm ε of each new column")]
-        = 1e-7,
-    tol: Annotated[float | None, typer.Option(help="stop when ‖A(X) − b‖² ≤ tol")] = None,
+    epsilon: Annotated[float | None, typer.Option(help="glrl: squared norm ε of each new "
+                                                  "column (default 1e-7)")] = None,
+    tol: Annotated[float | None, typer.Option(help="gd, rgd: stop when ‖A(X) − b‖² ≤ tol")]
+        = None,
     gtol: Annotated[float | None, typer.Option(help="stop when ‖∇F‖ ≤ gtol")] = None,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int | None, typer.Option(help="seed of the initialization / noise "
+                                                  "(default 0)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Solve a saved problem and write RESULT.npz (the solver decides the model it needs)."""
-    from lowranklab.io import save_result
-    from lowranklab.problems import Problem
+    """Solve a saved problem and write RESULT.npz (the solver decides the model it needs).
+    Options that do not apply to the chosen solver are refused, not ignored."""
+    from lowranklab.cli.solve import run_solve
 
     try:
-        if step is not None and not step > 0:
-            raise ValueError(f"--step must be > 0, got {step}")
-        if noise is not None and solver not in (SolverKind.noisy_gd, SolverKind.perturbed_gd):
-            raise ValueError("--noise applies to --solver noisy-gd or perturbed-gd only")
-        if solver in MIN_NORM_SOLVERS:  # min ‖U‖²_F s.t. A(UUᵀ) = b: its own file handling
-            from lowranklab.cli.min_norm import solve_min_norm
-
-            msg = solve_min_norm(problem, out, solver=solver.value, rank=_or(rank, 1),
-                                 gamma=gamma, step=step, max_iter=max_iter, init=init.value,
-                                 init_norm=init_norm, init_rank=init_rank, seed=seed,
-                                 progress=not quiet)
-            if not quiet:
-                typer.echo(f"{msg}\nwrote {out}")
-            return
-        P = Problem.load(problem)
-        if solver is SolverKind.glrl:
-            from lowranklab.cli.solve import solve_problem_glrl
-
-            if model is not ModelKind.sym:
-                raise ValueError("--solver glrl needs --model sym")
-            res, U = solve_problem_glrl(P, epsilon=epsilon, step=step, max_rank=rank,
-                                        max_iter=max_iter, gtol=gtol, progress=not quiet)
-            factors = {"U": U}
-        elif solver is SolverKind.rgd or model is ModelKind.fixed_rank:
-            from lowranklab.cli.solve import solve_problem
-
-            if model is not ModelKind.fixed_rank or solver is not SolverKind.rgd:
-                raise ValueError("--solver rgd goes with --model fixed-rank")
-            res, factors = solve_problem(P, _or(rank, 1), step_rule=step_rule, init=init.value,
-                                         init_norm=_or(init_norm, 1e-3), step=step,
-                                         line_search=line_search, max_iter=_or(max_iter, 1000),
-                                         tol=tol, gtol=gtol, seed=seed, progress=not quiet)
-        else:
-            from lowranklab.cli.solve import solve_factored
-
-            res, factors = solve_factored(
-                P, model=model.value, rank=_or(rank, 1), mu=mu, solver=solver.value,
-                init=init.value, init_norm=_or(init_norm, 1e-3), init_rank=init_rank,
-                init_from=init_from, step=step, line_search=line_search,
-                max_iter=_or(max_iter, 1000), noise=noise, tol=tol, gtol=gtol, seed=seed,
-                progress=not quiet)
-        save_result(out, res, model_name=model.value, factors=factors, mu=mu)
-    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as e:
+        msg = run_solve(problem, out, force=force, model=_value(model), solver=_value(solver),
+                        rank=rank, mu=mu, init=_value(init), init_norm=init_norm,
+                        init_rank=init_rank, init_from=init_from, step=step,
+                        line_search=line_search, step_rule=step_rule, max_iter=max_iter,
+                        noise=noise, gamma=gamma, epsilon=epsilon, tol=tol, gtol=gtol,
+                        seed=seed, progress=not quiet)
+    except (ValueError, TypeError, OSError, RuntimeError, ImportError, MemoryError) as e:
         fail(str(e))
     if not quiet:
-        typer.echo(str(res))
+        typer.echo(msg)
         typer.echo(f"wrote {out}")
 
 
-def _or(value, default):
-    """The option's value, or its default when it was not given (0 stays 0)."""
-    return default if value is None else value
+def _value(option: Enum | None) -> str | None:
+    return None if option is None else option.value
 
 
 @app.command()
@@ -353,12 +340,28 @@ def sweep(
         raise typer.Exit(1)
 
 
-def main() -> None:
+def main(args: list[str] | None = None) -> None:
+    """The `lowranklab` entry point. Usage errors (unknown option, a value that does not
+    parse) print one `error:` line and exit 2 like every other bad input; Ctrl-C exits 130."""
     try:
-        app()
-    except KeyboardInterrupt:
+        rc = app(args=args, prog_name="lowranklab", standalone_mode=False)
+    except typer.Exit as e:
+        rc = e.exit_code
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted", err=True)
-        sys.exit(130)
+        rc = 130
+    except Exception as e:
+        # click's (or typer's vendored click's) UsageError family: duck-typed, as typer ≥ 0.2x
+        # ships its own copy of click and older versions raise click's classes.
+        if not (hasattr(e, "format_message") and hasattr(e, "exit_code")):
+            raise
+        if type(e).__name__ == "NoArgsIsHelpError":  # `lowranklab` alone: the help, exit 0
+            typer.echo(e.ctx.get_help())
+            rc = 0
+        else:
+            typer.echo(f"error: {' '.join(e.format_message().split())}", err=True)
+            rc = 2
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowranklab.operators.base import MeasurementOperator
+from lowranklab.operators.base import MeasurementOperator, check_shape
 
 
 class DenseSensing(MeasurementOperator):
@@ -18,9 +18,13 @@ class DenseSensing(MeasurementOperator):
     def __init__(self, A: np.ndarray, shape: tuple[int, int]) -> None:
         super().__init__()
         A = np.asarray(A)
-        d1, d2 = (int(s) for s in shape)
+        d1, d2 = check_shape(shape)
         if A.ndim != 2 or A.shape[1] != d1 * d2:
             raise ValueError(f"A must have shape (m, {d1 * d2}) for shape {shape}, got {A.shape}")
+        if np.iscomplexobj(A):
+            raise TypeError("A must be real, got complex entries")
+        if A.dtype.kind not in "biuf":
+            raise TypeError(f"A must be a real numeric array, got dtype {A.dtype}")
         if not np.all(np.isfinite(A)):
             raise ValueError("A must have finite entries")
         self.A = np.ascontiguousarray(A, dtype=float)
@@ -40,6 +44,7 @@ class DenseSensing(MeasurementOperator):
         return self.A @ X.ravel()
 
     def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
+        U, V = self.check_factors(U, V)
         self.counts["forward"] += 1
         return self.A @ (U @ V.T).ravel()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lowranklab.atomic import write_npz
 from lowranklab.lowrank import LowRank, Matrix, as_dense
 from lowranklab.operators import (
     DenseSensing,
@@ -59,8 +60,7 @@ class Problem:
         elif self.truth is not None:
             data["X_true"] = as_dense(self.truth)
         data["symmetric"] = np.array(self.symmetric)
-        with open(path, "wb") as fh:  # np.savez(path) would append ".npz" to a bare name
-            np.savez(fh, **data)
+        write_npz(path, data)
 
     @classmethod
     def load(cls, path: str | Path) -> Problem:
