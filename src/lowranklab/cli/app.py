@@ -175,11 +175,16 @@ def inspect(
                                                      "certificate)")] = None,
 ) -> None:
     """What is this point? Gradient, Hessian spectrum on the symmetry complement, and kind."""
-    from lowranklab.landscape.inspect import inspect_files
+    from lowranklab.cli import checks
 
     try:
+        checks.input_file(result, "RESULT")
+        checks.input_file(problem, "--problem")
+        checks.number("--f-star", f_star)
+        from lowranklab.landscape.inspect import inspect_files
+
         report = inspect_files(result, problem, f_star=f_star)
-    except (ValueError, TypeError, OSError, RuntimeError) as e:
+    except (ValueError, TypeError, OSError, RuntimeError, MemoryError) as e:
         fail(str(e))
     typer.echo(json.dumps(report.as_dict()) if json_ else str(report))
 
@@ -196,39 +201,43 @@ def list_experiments() -> None:
         typer.echo(f"{name:<{width}}  {e.paper:<14} {e.figure:<12} {e.summary}")
 
 
-def _parse_sets(sets: list[str]) -> dict:
-    out = {}
-    for s in sets:
-        if "=" not in s:
-            raise ValueError(f"--set expects key=value, got {s!r}")
-        k, v = s.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip()] = v
-    return out
-
-
 @app.command("run")
 def run_cmd(
     name: str,
     quick: Annotated[bool, typer.Option("--quick", help="small size (about a minute)")] = False,
     seed: Annotated[int | None, typer.Option()] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="config key=value")] = None,
-    out: Annotated[Path, typer.Option()] = Path("lowranklab-results"),
+    set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
+                                                   help="config value (repeatable; "
+                                                        "a=1,b=2 sets two)")] = None,
+    out: Annotated[Path, typer.Option(help="results directory (created; NAME's results "
+                                           "in it are replaced)")] = Path("lowranklab-results"),
+    help_config: Annotated[bool, typer.Option("--help-config", help="list NAME's config "
+                                              "keys, defaults and ranges, and exit")] = False,
 ) -> None:
     """Run one experiment, store its results, draw its figures, write summary.json."""
     from pydantic import ValidationError
 
-    from lowranklab.experiments.runner import run_experiment
+    from lowranklab.cli.experiments import (
+        check_config,
+        check_out_dir,
+        config_help,
+        format_validation_error,
+        parse_sets,
+    )
 
     try:
-        summary = run_experiment(name, quick=quick, seed=seed, overrides=_parse_sets(set_ or []),
-                                 out=out)
+        if help_config:
+            typer.echo(config_help(name))
+            return
+        overrides = parse_sets(set_ or [])
+        check_config(name, quick=quick, seed=seed, overrides=overrides)
+        check_out_dir(out)
+        from lowranklab.experiments.runner import run_experiment
+
+        summary = run_experiment(name, quick=quick, seed=seed, overrides=overrides, out=out)
     except ValidationError as e:
-        fail("invalid config: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}"
-                                            for x in e.errors()))
-    except ValueError as e:
+        fail(format_validation_error(e))
+    except (ValueError, OSError) as e:
         fail(str(e))
     _print_claims(summary)
 
@@ -251,15 +260,21 @@ def _fmt(v) -> str:
 @app.command()
 def figure(
     name: str,
-    out: Annotated[Path, typer.Option()] = Path("lowranklab-results"),
+    out: Annotated[Path, typer.Option(help="results directory of `lowranklab run`")]
+        = Path("lowranklab-results"),
 ) -> None:
     """Redraw an experiment's figures from its stored results (no recomputation)."""
-    from lowranklab.experiments.runner import draw_figures
+    from lowranklab.cli.experiments import check_out_dir
+    from lowranklab.experiments import get
 
     try:
+        get(name)
+        check_out_dir(out, must_exist=True)
+        from lowranklab.experiments.runner import draw_figures
+
         for p in draw_figures(name, out=out):
             typer.echo(f"wrote {p}")
-    except ValueError as e:
+    except (ValueError, OSError) as e:
         fail(str(e))
 
 
@@ -271,15 +286,24 @@ def reproduce(
     seed: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Run every registered experiment, draw every figure and write OUT/report.html."""
+    from lowranklab.cli.experiments import check_out_dir
     from lowranklab.experiments import load_all
-    from lowranklab.experiments.runner import run_experiment
-    from lowranklab.report.html import write_report
 
     names = sorted(load_all())
     if only:
+        unmatched = [o for o in only if not any(n == o or n.split(".")[0] == o for n in names)]
+        if unmatched:
+            fail(f"--only {', '.join(unmatched)} matches no experiment or paper")
         names = [n for n in names if n in only or n.split(".")[0] in only]
-        if not names:
-            fail(f"--only {only} matches no experiment")
+    try:
+        if seed is not None and seed < 0:
+            raise ValueError(f"--seed must be >= 0, got {seed}")
+        check_out_dir(out)
+    except ValueError as e:
+        fail(str(e))
+    from lowranklab.experiments.runner import run_experiment
+    from lowranklab.report.html import write_report
+
     failures = []
     for i, name in enumerate(names, 1):
         typer.echo(f"[{i}/{len(names)}] {name}", err=True)
@@ -298,9 +322,12 @@ def reproduce(
 @app.command()
 def sweep(
     name: str,
-    grid: Annotated[list[str] | None, typer.Option(help="key=v1,v2,... (repeatable)")] = None,
+    grid: Annotated[list[str] | None, typer.Option(metavar="KEY=V1,V2,...",
+                                                   help="grid axis (repeatable)")] = None,
     seeds: Annotated[str, typer.Option(help="seeds: '0:10' or '1,5,7'")] = "0",
-    fixed: Annotated[list[str] | None, typer.Option("--set", help="config key=value")] = None,
+    fixed: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
+                                                    help="config value for every task")]
+        = None,
     quick: Annotated[bool, typer.Option("--quick")] = False,
     executor: Annotated[str, typer.Option(help="serial, processes or dask")] = "serial",
     workers: Annotated[int, typer.Option()] = 2,
@@ -308,8 +335,14 @@ def sweep(
     store: Annotated[Path, typer.Option(help="results store (SQLite)")]
         = Path("lowranklab-results/sweep.sqlite"),
     export: Annotated[Path | None, typer.Option(help="write the stored rows as Parquet")] = None,
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing --export")]
+        = False,
 ) -> None:
     """Run experiment NAME over a grid of configs × seeds; resumes from the store."""
+    from pydantic import ValidationError
+
+    from lowranklab.cli import checks
+    from lowranklab.cli.experiments import check_config, format_validation_error, parse_sets
     from lowranklab.experiments import get
     from lowranklab.sweep import ResultStore, expand, parse_values, run_sweep
 
@@ -321,20 +354,38 @@ def sweep(
                 raise ValueError(f"--grid expects key=v1,v2,...; got {item!r}")
             k, v = item.split("=", 1)
             g[k.strip()] = parse_values(v)
-        fixed_cfg = _parse_sets(fixed or [])
+        fixed_cfg = parse_sets(fixed or [])
         unknown = (set(g) | set(fixed_cfg)) - set(exp.config.model_fields)
         if unknown:
             raise ValueError(f"{name} has no config field(s) {sorted(unknown)}")
-        tasks = expand(name, g, [int(s) for s in parse_values(seeds)], quick=quick,
-                       fixed=fixed_cfg)
+        seed_list = parse_values(seeds)
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                   for s in seed_list):
+            raise ValueError(f"--seeds must be integers >= 0 ('0:10' or '1,5,7'), got {seeds!r}")
+        if executor not in ("serial", "processes", "dask"):
+            raise ValueError(f"--executor must be serial, processes or dask, got {executor!r}")
+        if workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {workers}")
+        tasks = expand(name, g, seed_list, quick=quick, fixed=fixed_cfg)
+        for t in tasks:  # every config valid before the first task runs
+            check_config(name, quick=quick, seed=None, overrides=t.config)
+        if store.exists() and not store.is_file():
+            raise ValueError(f"--store: {store} is not a file")
+        checks.output_dir(store.parent, option="--store")
+        if export is not None:
+            checks.output_file(export, inputs=(store,), force=force, option="--export")
         st = ResultStore(store)
         counts = run_sweep(tasks, st, executor=executor, workers=workers, scheduler=scheduler)
-    except (ValueError, ImportError) as e:
+    except ValidationError as e:
+        fail(format_validation_error(e))
+    except (ValueError, ImportError, OSError) as e:
         fail(str(e))
     typer.echo(f"{counts['run']} run, {counts['skipped']} already stored, {counts['failed']} "
                f"failed, of {counts['total']} tasks; store: {store} ({len(st)} rows)")
     if export is not None:
-        st.to_frame().to_parquet(export, index=False)
+        from lowranklab.atomic import write_parquet
+
+        write_parquet(st.to_frame(), export)
         typer.echo(f"wrote {export}")
     if counts["failed"]:
         raise typer.Exit(1)
