@@ -23,7 +23,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "save_figure", "write_npz", "write_parquet", "write_text"]
+__all__ = ["atomic_write", "check_npz", "save_figure", "write_npz", "write_parquet",
+           "write_text"]
 
 
 def _new_file_mode(path: Path) -> int:
@@ -112,3 +113,16 @@ def save_figure(fig, path: str | os.PathLike[str], **kwargs: Any) -> None:
     kwargs.setdefault("format", fmt)
     with atomic_write(path) as fh:
         fig.savefig(fh, **kwargs)
+
+
+def check_npz(path: str | os.PathLike[str], what: str) -> None:
+    """ValueError unless `path` starts like a zip archive (what np.savez writes). np.load on
+    anything else tries to unpickle it and says so, which would be the wrong message."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as e:
+        raise ValueError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    if head not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise ValueError(f"{what} {path} is not an .npz archive"
+                         + (" (the file is empty)" if not head else ""))

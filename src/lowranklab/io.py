@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lowranklab.atomic import write_npz
+from lowranklab.atomic import check_npz, write_npz
 from lowranklab.solvers.result import Result
 
 MAX_DENSE_X = 10**7
@@ -42,6 +42,7 @@ def save_result(path: str | Path, result: Result, *, model_name: str, factors: d
 
 
 def load_result(path: str | Path) -> dict[str, np.ndarray]:
+    check_npz(path, "result file")
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}

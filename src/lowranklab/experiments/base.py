@@ -81,6 +81,8 @@ def field_bounds(config: type[BaseModel]) -> dict[str, tuple[float | None, bool,
 def describe_bound(bound: tuple[float | None, bool, float | None], kind: type) -> str:
     low, low_open, high = bound
     parts = [] if kind is int else ["finite"]
+    if low is not None and high is not None:
+        return " ".join([*parts, f"in {'(' if low_open else '['}{low:g}, {high:g}]"])
     if low is not None:
         parts.append(f"{'>' if low_open else '>='} {low:g}")
     if high is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lowranklab.atomic import write_npz
+from lowranklab.atomic import check_npz, write_npz
 from lowranklab.lowrank import LowRank, Matrix, as_dense
 from lowranklab.operators import (
     DenseSensing,
@@ -83,6 +83,7 @@ class Problem:
     @classmethod
     def load(cls, path: str | Path) -> Problem:
         """Read PROBLEM.npz; raises ValueError with the missing key or wrong shape."""
+        check_npz(path, "problem file")
         try:
             z = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
