@@ -124,5 +124,5 @@ def check_npz(path: str | os.PathLike[str], what: str) -> None:
     except OSError as e:
         raise ValueError(f"cannot read {what} {path}: {e.strerror or e}") from None
     if head not in (b"PK\x03\x04", b"PK\x05\x06"):
-        raise ValueError(f"{what} {path} is not an .npz archive"
+        raise ValueError(f"cannot read {what} {path}: not an .npz archive"
                          + (" (the file is empty)" if not head else ""))
