@@ -78,22 +78,37 @@ def fail(message: str) -> NoReturn:
 
 
 @app.command()
-def info() -> None:
-    """Print the version and the optional backends found."""
+def info(
+    check_kernels: Annotated[bool, typer.Option("--check-kernels", help="import the compiled "
+                                                "kernels to confirm they load (about 1 s)")]
+        = False,
+) -> None:
+    """Print the version and the optional backends found (from the package metadata: no
+    backend is imported, so this starts fast)."""
     import importlib.metadata as md
+    import os
 
     from lowranklab import __version__
 
     typer.echo(f"lowranklab {__version__}")
+    found = {}
     for pkg in ("numpy", "scipy", "pandas", "matplotlib", "pydantic", "cvxpy", "clarabel",
                 "dask", "distributed", "numba", "torch", "array-api-compat"):
         try:
-            typer.echo(f"  {pkg:<16} {md.version(pkg)}")
+            found[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
-            typer.echo(f"  {pkg:<16} not installed")
-    from lowranklab.operators.kernels import backend
+            found[pkg] = None
+        typer.echo(f"  {pkg:<16} {found[pkg] or 'not installed'}")
+    if check_kernels:
+        from lowranklab.operators.kernels import backend
 
-    typer.echo(f"completion kernels: {backend()}")
+        typer.echo(f"completion kernels: {backend()}")
+    elif os.environ.get("LOWRANKLAB_NUMBA", "1") == "0":
+        typer.echo("completion kernels: numpy (LOWRANKLAB_NUMBA=0)")
+    else:
+        typer.echo("completion kernels: " + ("numba (installed; --check-kernels to load them)"
+                                             if found["numba"] else "numpy (numba not "
+                                                                    "installed)"))
 
 
 @app.command()

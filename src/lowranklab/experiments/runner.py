@@ -87,13 +87,15 @@ def draw_figures(name: str, *, out: str | Path = DEFAULT_OUT, tables=None, cfg=N
 
 def _store(exp: Experiment, tables: dict[str, Any], cfg, quick: bool, out: Path) -> None:
     d = out / exp.name
-    d.mkdir(parents=True, exist_ok=True)
-    for old in d.glob("*.parquet"):
-        old.unlink()
     for key, df in tables.items():
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"{exp.name}: result table {key!r} must be a pandas DataFrame")
+    d.mkdir(parents=True, exist_ok=True)
+    for key, df in tables.items():  # each replaced atomically; stale tables removed after
         write_parquet(df, d / f"{key}.parquet")
+    for old in d.glob("*.parquet"):
+        if old.stem not in tables:
+            old.unlink()
     write_text(d / "config.json", json.dumps({"experiment": exp.name, "quick": quick,
                                              "config": cfg.model_dump(mode="json")}, indent=2))
 
