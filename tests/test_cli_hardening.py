@@ -565,3 +565,5 @@ def test_api_rejects_complex_and_nonfinite_inputs(rng):
         Problem(P.op, P.b, as_dense(P.truth) + 1j)
     with pytest.raises(TypeError, match="y must be real"):
         P.op.adjoint(P.b + 1j)
+    with pytest.raises(TypeError, match="b must be real"):
+        P.loss().__class__(P.op, P.b + 1j)
