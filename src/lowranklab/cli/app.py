@@ -1,15 +1,19 @@
-"""The `lowranklab` command.
+"""The `lowranklab` command (thin typer wrappers; the logic lives in cli.solve,
+cli.experiments, cli.checks and the library).
 
-    lowranklab info
-    lowranklab solve PROBLEM.npz --model sym|asym --rank P ... --out RESULT.npz
+    lowranklab --version | info
+    lowranklab solve PROBLEM.npz --model sym|asym|fixed-rank --rank P ... --out RESULT.npz [--force]
     lowranklab inspect RESULT.npz --problem PROBLEM.npz [--json]
     lowranklab experiments
-    lowranklab run NAME [--quick] [--seed S] [--set key=value ...] [--out DIR]
+    lowranklab run NAME [--quick] [--seed S] [--set key=value ...] [--out DIR] [--help-config]
     lowranklab figure NAME [--out DIR]
     lowranklab reproduce [--quick] [--only PAPER] [--out DIR]
     lowranklab sweep NAME --grid key=v1,v2 --seeds 0:10 [--executor processes|dask]
 
-Bad input prints one line `error: ...` and exits with status 2.
+Every input is checked before any work starts; bad input prints one line `error: ...` and
+exits with status 2 (usage errors included, see `main`). Files are written atomically and an
+existing --out only with --force (cli.checks has the policy). Nothing heavy is imported at
+module level, so `lowranklab --help` starts in a fraction of a second.
 """
 
 from __future__ import annotations
