@@ -567,3 +567,36 @@ def test_api_rejects_complex_and_nonfinite_inputs(rng):
         P.op.adjoint(P.b + 1j)
     with pytest.raises(TypeError, match="b must be real"):
         P.loss().__class__(P.op, P.b + 1j)
+
+
+# --- experiment configs -----------------------------------------------------------------------
+
+def test_set_parses_several_assignments_and_json_values():
+    from lowranklab.cli.experiments import parse_sets
+
+    assert parse_sets(["r=2,d=20", "sigma=[3.0,2.0],name=abc", "x=true"]) == {
+        "r": 2, "d": 20, "sigma": [3.0, 2.0], "name": "abc", "x": True}
+    assert parse_sets(["label=a,b"]) == {"label": "a,b"}  # a comma not followed by key=
+
+
+def test_help_config_lists_every_key_with_its_range(capsys):
+    from lowranklab.experiments import get
+
+    assert main_rc(["run", "demo.recovery", "--help-config"]) == 0
+    out = capsys.readouterr().out
+    for key in get("demo.recovery").config.model_fields:
+        assert f"\n  {key} " in out
+    assert "fraction" in out and "in (0, 1]" in out
+
+
+def test_every_registered_default_and_quick_config_is_in_range():
+    from pydantic import ValidationError
+
+    from lowranklab.experiments import load_all
+
+    for exp in load_all().values():
+        for quick in (False, True):
+            exp.make_config(quick=quick)
+        if "r" in exp.config.model_fields and isinstance(exp.make_config(quick=True).r, int):
+            with pytest.raises(ValidationError, match=r"\br\b"):
+                exp.make_config(quick=True, overrides={"r": 0})
