@@ -43,6 +43,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from lowranklab.atomic import write_text
 from lowranklab.models import BalancedFactor, SymmetricFactor
 from lowranklab.objective import Objective
 from lowranklab.operators.kernels import backend
@@ -190,8 +191,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
                "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
                "loadavg_1min": os.getloadavg()[0]}
-        with open(args.json, "w") as f:
-            json.dump([{**r, **env} for r in records], f, indent=2)
+        write_text(args.json, json.dumps([{**r, **env} for r in records], indent=2))
     return records
 
 

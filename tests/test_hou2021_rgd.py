@@ -203,8 +203,8 @@ def test_cli_solve_fixed_rank_rgd(tmp_path, rng):
     assert np.linalg.norm(Z - P.truth.dense()) < 1e-8 * np.linalg.norm(P.truth.dense())
     r = runner.invoke(app, ["solve", str(tmp_path / "p.npz"), "--model", "fixed-rank",
                             "--rank", "2", "--solver", "rgd", "--step-rule", "nope",
-                            "--out", str(out)])
-    assert r.exit_code == 2 and "error: step_rule" in r.output
+                            "--out", str(out), "--force"])
+    assert r.exit_code == 2 and "error: --step-rule must be" in r.output
     r = runner.invoke(app, ["solve", str(tmp_path / "p.npz"), "--model", "sym", "--rank", "2",
-                            "--solver", "rgd", "--out", str(out)])
+                            "--solver", "rgd", "--out", str(out), "--force"])
     assert r.exit_code == 2 and "fixed-rank" in r.output

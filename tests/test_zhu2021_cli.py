@@ -39,7 +39,7 @@ def _solve(tmp_path, *args):
     out = tmp_path / "out.npz"
     res = runner.invoke(app, ["solve", str(tmp_path / "problem.npz"), "--model", "asym",
                               "--rank", "3", "--mu", "0.5", "--step", "0.0167",
-                              "--out", str(out), "--quiet", *args])
+                              "--out", str(out), "--force", "--quiet", *args])
     return res, out
 
 
@@ -62,9 +62,9 @@ def test_gd_from_saddle_stays_noisy_and_perturbed_escape(saddle_files):
 
 
 @pytest.mark.parametrize("args, msg", [
-    (["--noise", "0.1"], "--noise applies"),
-    (["--init-from", "MISSING.npz"], "cannot read"),
-    (["--solver", "noisy-gd", "--noise", "-1"], "noise must be"),
+    (["--noise", "0.1"], "--noise does not apply to --solver gd"),
+    (["--init-from", "MISSING.npz"], "does not exist"),
+    (["--solver", "noisy-gd", "--noise", "-1"], "--noise must be >= 0"),
 ])
 def test_cli_errors_are_one_line(saddle_files, args, msg):
     tmp_path, _ = saddle_files

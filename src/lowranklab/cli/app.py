@@ -1,15 +1,19 @@
-"""The `lowranklab` command.
+"""The `lowranklab` command (thin typer wrappers; the logic lives in cli.solve,
+cli.experiments, cli.checks and the library).
 
-    lowranklab info
-    lowranklab solve PROBLEM.npz --model sym|asym --rank P ... --out RESULT.npz
+    lowranklab --version | info
+    lowranklab solve PROBLEM.npz --model sym|asym|fixed-rank --rank P ... --out RESULT.npz [--force]
     lowranklab inspect RESULT.npz --problem PROBLEM.npz [--json]
     lowranklab experiments
-    lowranklab run NAME [--quick] [--seed S] [--set key=value ...] [--out DIR]
+    lowranklab run NAME [--quick] [--seed S] [--set key=value ...] [--out DIR] [--help-config]
     lowranklab figure NAME [--out DIR]
     lowranklab reproduce [--quick] [--only PAPER] [--out DIR]
     lowranklab sweep NAME --grid key=v1,v2 --seeds 0:10 [--executor processes|dask]
 
-Bad input prints one line `error: ...` and exits with status 2.
+Every input is checked before any work starts; bad input prints one line `error: ...` and
+exits with status 2 (usage errors included, see `main`). Files are written atomically and an
+existing --out only with --force (cli.checks has the policy). Nothing heavy is imported at
+module level, so `lowranklab --help` starts in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  pretty_exceptions_enable=False,
                   help="Nonconvex low-rank matrix recovery: solvers, landscape analysis and "
                        "the papers' experiments.")
 
@@ -52,130 +57,131 @@ class SolverKind(str, Enum):
     glrl = "glrl"  # glrl2021 Algorithm 1
 
 
-MIN_NORM_SOLVERS = {SolverKind.merit, SolverKind.merit_euler, SolverKind.merit_bfgs,
-                    SolverKind.sdp}
+def _print_version(value: bool) -> None:
+    if value:
+        from lowranklab import __version__
+
+        typer.echo(f"lowranklab {__version__}")
+        raise typer.Exit(0)
 
 
-def fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Nonconvex low-rank matrix recovery: solvers, landscape analysis and the papers'
+    experiments. Bad input prints one line `error: ...` and exits with status 2."""
+
+
+def fail(message: str) -> NoReturn:
+    """Print `error: MESSAGE` as one line on stderr and exit with status 2."""
+    line = " ".join(str(message).split()) or "invalid input"
+    typer.echo(f"error: {line}", err=True)
     raise typer.Exit(2)
 
 
 @app.command()
-def info() -> None:
-    """Print the version and the optional backends found."""
+def info(
+    check_kernels: Annotated[bool, typer.Option("--check-kernels", help="import the compiled "
+                                                "kernels to confirm they load (about 1 s)")]
+        = False,
+) -> None:
+    """Print the version and the optional backends found (from the package metadata: no
+    backend is imported, so this starts fast)."""
     import importlib.metadata as md
+    import os
 
     from lowranklab import __version__
 
     typer.echo(f"lowranklab {__version__}")
+    found = {}
     for pkg in ("numpy", "scipy", "pandas", "matplotlib", "pydantic", "cvxpy", "clarabel",
                 "dask", "distributed", "numba", "torch", "array-api-compat"):
         try:
-            typer.echo(f"  {pkg:<16} {md.version(pkg)}")
+            found[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
-            typer.echo(f"  {pkg:<16} not installed")
-    from lowranklab.operators.kernels import backend
+            found[pkg] = None
+        typer.echo(f"  {pkg:<16} {found[pkg] or 'not installed'}")
+    if check_kernels:
+        from lowranklab.operators.kernels import backend
 
-    typer.echo(f"completion kernels: {backend()}")
+        typer.echo(f"completion kernels: {backend()}")
+    elif os.environ.get("LOWRANKLAB_NUMBA", "1") == "0":
+        typer.echo("completion kernels: numpy (LOWRANKLAB_NUMBA=0)")
+    else:
+        typer.echo("completion kernels: " + ("numba (installed; --check-kernels to load them)"
+                                             if found["numba"] else "numpy (numba not "
+                                                                    "installed)"))
 
 
 @app.command()
 def solve(
     problem: Annotated[Path, typer.Argument(help="PROBLEM.npz: dense A and b, or rows, cols, "
                                             "values, shape; optional truth")],
-    out: Annotated[Path, typer.Option(help="RESULT.npz to write")],
-    model: Annotated[ModelKind, typer.Option(help="sym: X = UUᵀ; asym: balanced X = UVᵀ; "
-                                             "fixed-rank: the manifold (with --solver rgd)")]
-        = ModelKind.sym,
+    out: Annotated[Path, typer.Option(help="RESULT.npz to write (atomically; an existing "
+                                           "file only with --force)")],
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing --out")]
+        = False,
+    model: Annotated[ModelKind | None, typer.Option(help="sym: X = UUᵀ (default); asym: "
+                                                    "balanced X = UVᵀ; fixed-rank: the "
+                                                    "manifold (--solver rgd, the default "
+                                                    "there)")] = None,
     rank: Annotated[int | None, typer.Option(help="factor columns p / manifold rank r "
                                                   "(default 1; glrl: a cap, default d)")]
         = None,
-    mu: Annotated[float, typer.Option(help="balancing weight μ of μ/4‖UᵀU − VᵀV‖²")] = 0.0,
-    solver: Annotated[SolverKind, typer.Option()] = SolverKind.gd,
-    init: Annotated[InitKind, typer.Option()] = InitKind.small,
+    mu: Annotated[float | None, typer.Option(help="--model asym: balancing weight μ of "
+                                                  "μ/4‖UᵀU − VᵀV‖² (default 0)")] = None,
+    solver: Annotated[SolverKind | None, typer.Option(help="default gd (rgd for --model "
+                                                      "fixed-rank)")] = None,
+    init: Annotated[InitKind | None, typer.Option(help="default small")] = None,
     init_norm: Annotated[float | None, typer.Option(help="‖U₀‖_F (or u0 for identity); "
                                                     "default 1e-3, 3 for merit solvers")] = None,
     init_rank: Annotated[int | None, typer.Option(help="rank of U₀ for --init rank")] = None,
-    init_from: Annotated[Path | None, typer.Option(help="start from the factors in a "
-                                                   "RESULT.npz (e.g. a saddle)")] = None,
+    init_from: Annotated[Path | None, typer.Option(help="gd solvers: start from the factors "
+                                                   "in a RESULT.npz (e.g. a saddle)")] = None,
     step: Annotated[float | None, typer.Option(help="step size (default: safe choice from "
                                                     "the curvature at the spectral estimate)")]
         = None,
-    line_search: Annotated[str, typer.Option(help="constant or armijo (rgd: also exact)")]
-        = "constant",
-    step_rule: Annotated[str, typer.Option(help="rgd: fixed (α_k = α) or sigma "
-                                                "(α_k = α·σ_r(Z_k))")] = "fixed",
+    line_search: Annotated[str | None, typer.Option(help="gd: constant (default) or armijo; "
+                                                    "rgd: also exact")] = None,
+    step_rule: Annotated[str | None, typer.Option(help="rgd: fixed (α_k = α, default) or "
+                                                  "sigma (α_k = α·σ_r(Z_k))")] = None,
     max_iter: Annotated[int | None, typer.Option(help="default 1000; merit 3·10⁵; "
                                                       "glrl 10⁶ per phase")] = None,
     noise: Annotated[float | None, typer.Option(help="noisy-gd: noise radius ε; perturbed-gd: "
                                                 "perturbation ball radius (default 1e-3)")]
         = None,
     gamma: Annotated[float | None, typer.Option(help="merit penalty γ (default 100)")] = None,
-    epsilon: Annotated[float, typer.Option(help="glrl: squared norm ε of each new column")]
-        = 1e-7,
-    tol: Annotated[float | None, typer.Option(help="stop when ‖A(X) − b‖² ≤ tol")] = None,
+    epsilon: Annotated[float | None, typer.Option(help="glrl: squared norm ε of each new "
+                                                  "column (default 1e-7)")] = None,
+    tol: Annotated[float | None, typer.Option(help="gd, rgd: stop when ‖A(X) − b‖² ≤ tol")]
+        = None,
     gtol: Annotated[float | None, typer.Option(help="stop when ‖∇F‖ ≤ gtol")] = None,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int | None, typer.Option(help="seed of the initialization / noise "
+                                                  "(default 0)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Solve a saved problem and write RESULT.npz (the solver decides the model it needs)."""
-    from lowranklab.io import save_result
-    from lowranklab.problems import Problem
+    """Solve a saved problem and write RESULT.npz (the solver decides the model it needs).
+    Options that do not apply to the chosen solver are refused, not ignored."""
+    from lowranklab.cli.solve import run_solve
 
     try:
-        if step is not None and not step > 0:
-            raise ValueError(f"--step must be > 0, got {step}")
-        if noise is not None and solver not in (SolverKind.noisy_gd, SolverKind.perturbed_gd):
-            raise ValueError("--noise applies to --solver noisy-gd or perturbed-gd only")
-        if solver in MIN_NORM_SOLVERS:  # min ‖U‖²_F s.t. A(UUᵀ) = b: its own file handling
-            from lowranklab.cli.min_norm import solve_min_norm
-
-            msg = solve_min_norm(problem, out, solver=solver.value, rank=_or(rank, 1),
-                                 gamma=gamma, step=step, max_iter=max_iter, init=init.value,
-                                 init_norm=init_norm, init_rank=init_rank, seed=seed,
-                                 progress=not quiet)
-            if not quiet:
-                typer.echo(f"{msg}\nwrote {out}")
-            return
-        P = Problem.load(problem)
-        if solver is SolverKind.glrl:
-            from lowranklab.cli.solve import solve_problem_glrl
-
-            if model is not ModelKind.sym:
-                raise ValueError("--solver glrl needs --model sym")
-            res, U = solve_problem_glrl(P, epsilon=epsilon, step=step, max_rank=rank,
-                                        max_iter=max_iter, gtol=gtol, progress=not quiet)
-            factors = {"U": U}
-        elif solver is SolverKind.rgd or model is ModelKind.fixed_rank:
-            from lowranklab.cli.solve import solve_problem
-
-            if model is not ModelKind.fixed_rank or solver is not SolverKind.rgd:
-                raise ValueError("--solver rgd goes with --model fixed-rank")
-            res, factors = solve_problem(P, _or(rank, 1), step_rule=step_rule, init=init.value,
-                                         init_norm=_or(init_norm, 1e-3), step=step,
-                                         line_search=line_search, max_iter=_or(max_iter, 1000),
-                                         tol=tol, gtol=gtol, seed=seed, progress=not quiet)
-        else:
-            from lowranklab.cli.solve import solve_factored
-
-            res, factors = solve_factored(
-                P, model=model.value, rank=_or(rank, 1), mu=mu, solver=solver.value,
-                init=init.value, init_norm=_or(init_norm, 1e-3), init_rank=init_rank,
-                init_from=init_from, step=step, line_search=line_search,
-                max_iter=_or(max_iter, 1000), noise=noise, tol=tol, gtol=gtol, seed=seed,
-                progress=not quiet)
-        save_result(out, res, model_name=model.value, factors=factors, mu=mu)
-    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as e:
+        msg = run_solve(problem, out, force=force, model=_value(model), solver=_value(solver),
+                        rank=rank, mu=mu, init=_value(init), init_norm=init_norm,
+                        init_rank=init_rank, init_from=init_from, step=step,
+                        line_search=line_search, step_rule=step_rule, max_iter=max_iter,
+                        noise=noise, gamma=gamma, epsilon=epsilon, tol=tol, gtol=gtol,
+                        seed=seed, progress=not quiet)
+    except (ValueError, TypeError, OSError, RuntimeError, ImportError, MemoryError) as e:
         fail(str(e))
     if not quiet:
-        typer.echo(str(res))
+        typer.echo(msg)
         typer.echo(f"wrote {out}")
 
 
-def _or(value, default):
-    """The option's value, or its default when it was not given (0 stays 0)."""
-    return default if value is None else value
+def _value(option: Enum | None) -> str | None:
+    return None if option is None else option.value
 
 
 @app.command()
@@ -188,11 +194,16 @@ def inspect(
                                                      "certificate)")] = None,
 ) -> None:
     """What is this point? Gradient, Hessian spectrum on the symmetry complement, and kind."""
-    from lowranklab.landscape.inspect import inspect_files
+    from lowranklab.cli import checks
 
     try:
+        checks.input_file(result, "RESULT")
+        checks.input_file(problem, "--problem")
+        checks.number("--f-star", f_star)
+        from lowranklab.landscape.inspect import inspect_files
+
         report = inspect_files(result, problem, f_star=f_star)
-    except (ValueError, TypeError, OSError, RuntimeError) as e:
+    except (ValueError, TypeError, OSError, RuntimeError, MemoryError) as e:
         fail(str(e))
     typer.echo(json.dumps(report.as_dict()) if json_ else str(report))
 
@@ -209,39 +220,43 @@ def list_experiments() -> None:
         typer.echo(f"{name:<{width}}  {e.paper:<14} {e.figure:<12} {e.summary}")
 
 
-def _parse_sets(sets: list[str]) -> dict:
-    out = {}
-    for s in sets:
-        if "=" not in s:
-            raise ValueError(f"--set expects key=value, got {s!r}")
-        k, v = s.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip()] = v
-    return out
-
-
 @app.command("run")
 def run_cmd(
     name: str,
     quick: Annotated[bool, typer.Option("--quick", help="small size (about a minute)")] = False,
     seed: Annotated[int | None, typer.Option()] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="config key=value")] = None,
-    out: Annotated[Path, typer.Option()] = Path("lowranklab-results"),
+    set_: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
+                                                   help="config value (repeatable; "
+                                                        "a=1,b=2 sets two)")] = None,
+    out: Annotated[Path, typer.Option(help="results directory (created; NAME's results "
+                                           "in it are replaced)")] = Path("lowranklab-results"),
+    help_config: Annotated[bool, typer.Option("--help-config", help="list NAME's config "
+                                              "keys, defaults and ranges, and exit")] = False,
 ) -> None:
     """Run one experiment, store its results, draw its figures, write summary.json."""
     from pydantic import ValidationError
 
-    from lowranklab.experiments.runner import run_experiment
+    from lowranklab.cli.experiments import (
+        check_config,
+        check_out_dir,
+        config_help,
+        format_validation_error,
+        parse_sets,
+    )
 
     try:
-        summary = run_experiment(name, quick=quick, seed=seed, overrides=_parse_sets(set_ or []),
-                                 out=out)
+        if help_config:
+            typer.echo(config_help(name))
+            return
+        overrides = parse_sets(set_ or [])
+        check_config(name, quick=quick, seed=seed, overrides=overrides)
+        check_out_dir(out)
+        from lowranklab.experiments.runner import run_experiment
+
+        summary = run_experiment(name, quick=quick, seed=seed, overrides=overrides, out=out)
     except ValidationError as e:
-        fail("invalid config: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}"
-                                            for x in e.errors()))
-    except ValueError as e:
+        fail(format_validation_error(e))
+    except (ValueError, OSError) as e:
         fail(str(e))
     _print_claims(summary)
 
@@ -264,15 +279,21 @@ def _fmt(v) -> str:
 @app.command()
 def figure(
     name: str,
-    out: Annotated[Path, typer.Option()] = Path("lowranklab-results"),
+    out: Annotated[Path, typer.Option(help="results directory of `lowranklab run`")]
+        = Path("lowranklab-results"),
 ) -> None:
     """Redraw an experiment's figures from its stored results (no recomputation)."""
-    from lowranklab.experiments.runner import draw_figures
+    from lowranklab.cli.experiments import check_out_dir
+    from lowranklab.experiments import get
 
     try:
+        get(name)
+        check_out_dir(out, must_exist=True)
+        from lowranklab.experiments.runner import draw_figures
+
         for p in draw_figures(name, out=out):
             typer.echo(f"wrote {p}")
-    except ValueError as e:
+    except (ValueError, OSError) as e:
         fail(str(e))
 
 
@@ -284,15 +305,24 @@ def reproduce(
     seed: Annotated[int | None, typer.Option()] = None,
 ) -> None:
     """Run every registered experiment, draw every figure and write OUT/report.html."""
+    from lowranklab.cli.experiments import check_out_dir
     from lowranklab.experiments import load_all
-    from lowranklab.experiments.runner import run_experiment
-    from lowranklab.report.html import write_report
 
     names = sorted(load_all())
     if only:
+        unmatched = [o for o in only if not any(n == o or n.split(".")[0] == o for n in names)]
+        if unmatched:
+            fail(f"--only {', '.join(unmatched)} matches no experiment or paper")
         names = [n for n in names if n in only or n.split(".")[0] in only]
-        if not names:
-            fail(f"--only {only} matches no experiment")
+    try:
+        if seed is not None and seed < 0:
+            raise ValueError(f"--seed must be >= 0, got {seed}")
+        check_out_dir(out)
+    except ValueError as e:
+        fail(str(e))
+    from lowranklab.experiments.runner import run_experiment
+    from lowranklab.report.html import write_report
+
     failures = []
     for i, name in enumerate(names, 1):
         typer.echo(f"[{i}/{len(names)}] {name}", err=True)
@@ -311,9 +341,12 @@ def reproduce(
 @app.command()
 def sweep(
     name: str,
-    grid: Annotated[list[str] | None, typer.Option(help="key=v1,v2,... (repeatable)")] = None,
+    grid: Annotated[list[str] | None, typer.Option(metavar="KEY=V1,V2,...",
+                                                   help="grid axis (repeatable)")] = None,
     seeds: Annotated[str, typer.Option(help="seeds: '0:10' or '1,5,7'")] = "0",
-    fixed: Annotated[list[str] | None, typer.Option("--set", help="config key=value")] = None,
+    fixed: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
+                                                    help="config value for every task")]
+        = None,
     quick: Annotated[bool, typer.Option("--quick")] = False,
     executor: Annotated[str, typer.Option(help="serial, processes or dask")] = "serial",
     workers: Annotated[int, typer.Option()] = 2,
@@ -321,8 +354,14 @@ def sweep(
     store: Annotated[Path, typer.Option(help="results store (SQLite)")]
         = Path("lowranklab-results/sweep.sqlite"),
     export: Annotated[Path | None, typer.Option(help="write the stored rows as Parquet")] = None,
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing --export")]
+        = False,
 ) -> None:
     """Run experiment NAME over a grid of configs × seeds; resumes from the store."""
+    from pydantic import ValidationError
+
+    from lowranklab.cli import checks
+    from lowranklab.cli.experiments import check_config, format_validation_error, parse_sets
     from lowranklab.experiments import get
     from lowranklab.sweep import ResultStore, expand, parse_values, run_sweep
 
@@ -334,31 +373,65 @@ def sweep(
                 raise ValueError(f"--grid expects key=v1,v2,...; got {item!r}")
             k, v = item.split("=", 1)
             g[k.strip()] = parse_values(v)
-        fixed_cfg = _parse_sets(fixed or [])
+        fixed_cfg = parse_sets(fixed or [])
         unknown = (set(g) | set(fixed_cfg)) - set(exp.config.model_fields)
         if unknown:
             raise ValueError(f"{name} has no config field(s) {sorted(unknown)}")
-        tasks = expand(name, g, [int(s) for s in parse_values(seeds)], quick=quick,
-                       fixed=fixed_cfg)
+        seed_list = parse_values(seeds)
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                   for s in seed_list):
+            raise ValueError(f"--seeds must be integers >= 0 ('0:10' or '1,5,7'), got {seeds!r}")
+        if executor not in ("serial", "processes", "dask"):
+            raise ValueError(f"--executor must be serial, processes or dask, got {executor!r}")
+        if workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {workers}")
+        tasks = expand(name, g, seed_list, quick=quick, fixed=fixed_cfg)
+        for t in tasks:  # every config valid before the first task runs
+            check_config(name, quick=quick, seed=None, overrides=t.config)
+        if store.exists() and not store.is_file():
+            raise ValueError(f"--store: {store} is not a file")
+        checks.output_dir(store.parent, option="--store")
+        if export is not None:
+            checks.output_file(export, inputs=(store,), force=force, option="--export")
         st = ResultStore(store)
         counts = run_sweep(tasks, st, executor=executor, workers=workers, scheduler=scheduler)
-    except (ValueError, ImportError) as e:
+    except ValidationError as e:
+        fail(format_validation_error(e))
+    except (ValueError, ImportError, OSError) as e:
         fail(str(e))
     typer.echo(f"{counts['run']} run, {counts['skipped']} already stored, {counts['failed']} "
                f"failed, of {counts['total']} tasks; store: {store} ({len(st)} rows)")
     if export is not None:
-        st.to_frame().to_parquet(export, index=False)
+        from lowranklab.atomic import write_parquet
+
+        write_parquet(st.to_frame(), export)
         typer.echo(f"wrote {export}")
     if counts["failed"]:
         raise typer.Exit(1)
 
 
-def main() -> None:
+def main(args: list[str] | None = None) -> None:
+    """The `lowranklab` entry point. Usage errors (unknown option, a value that does not
+    parse) print one `error:` line and exit 2 like every other bad input; Ctrl-C exits 130."""
     try:
-        app()
-    except KeyboardInterrupt:
+        rc = app(args=args, prog_name="lowranklab", standalone_mode=False)
+    except typer.Exit as e:
+        rc = e.exit_code
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted", err=True)
-        sys.exit(130)
+        rc = 130
+    except Exception as e:
+        # click's (or typer's vendored click's) UsageError family: duck-typed, as typer ≥ 0.2x
+        # ships its own copy of click and older versions raise click's classes.
+        if not (hasattr(e, "format_message") and hasattr(e, "exit_code")):
+            raise
+        if type(e).__name__ == "NoArgsIsHelpError":  # `lowranklab` alone: the help, exit 0
+            typer.echo(e.ctx.get_help())
+            rc = 0
+        else:
+            typer.echo(f"error: {' '.join(e.format_message().split())}", err=True)
+            rc = 2
+    sys.exit(rc if isinstance(rc, int) else 0)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """`lowranklab solve --solver merit|merit-euler|merit-bfgs|sdp` on a (factor) instance
 (eftekhari2021): PROBLEM.npz with a dense symmetric `A` (m, d²) and `b`; no truth needed.
+(Copied from solvers/min_norm_cli.py into the CLI layer; writes go through lowranklab.atomic.)
 
 RESULT.npz keys: `U`, `X`, `objective` (‖U‖²_F), `multipliers` λ(U, U), the certificate
 (`dual_value`, `dual_gap`, `lambda_min`, `gap_bound`, `feasibility`), `gamma`, `step`, and
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lowranklab.atomic import write_npz
 from lowranklab.problems.min_norm import MinNormFactorization
 
 SOLVERS = ("merit", "merit-euler", "merit-bfgs", "sdp")
@@ -60,8 +62,9 @@ def solve_min_norm(problem_path: str | Path, out: str | Path, *, solver: str, ra
     extra = {"objective": cert.objective, "multipliers": cert.multipliers,
              "dual_value": cert.dual_value, "dual_gap": cert.dual_gap,
              "lambda_min": cert.lambda_min, "gap_bound": cert.gap_bound,
-             "feasibility": cert.feasibility, "gamma": gamma, "solver": solver,
-             "step": res.info.get("step", np.nan)}
+             "feasibility": cert.feasibility, "gamma": gamma, "solver": solver}
+    if res.info.get("step") is not None:  # merit-bfgs has no step: no key, never a NaN
+        extra["step"] = res.info["step"]
     save_result(out, res, model_name="sym", factors={"U": U}, extra=extra)
     return (f"{res}\n‖U‖²_F = {cert.objective:.10g}, bᵀλ = {cert.dual_value:.10g}, "
             f"λ_min(I − A*(λ)) = {cert.lambda_min:.3e}, ‖A(UUᵀ) − b‖ = {cert.feasibility:.2e}")
@@ -71,11 +74,16 @@ def _solve_sdp(P: MinNormFactorization, out) -> str:
     from lowranklab.solvers.convex import min_trace_psd
 
     res = min_trace_psd(P.operator(), P.b)
-    dual = np.full(P.m, np.nan) if res.dual is None else res.dual
-    lmin = float(np.linalg.eigvalsh(np.eye(P.d) - P.adjoint(dual)).min()) \
-        if res.dual is not None else np.nan
-    np.savez(out, X=res.X, U=res.factor, value=np.array(res.value), dual=dual,
-             status=np.array(res.status), lambda_min=np.array(lmin),
-             model=np.array("sdp"), wall_time=np.array(res.solve_time))
+    if res.X is None or res.factor is None:
+        raise ValueError(f"--solver sdp: the convex solver returned no solution ({res.status})")
+    data = {"X": res.X, "U": res.factor, "value": np.array(res.value),
+            "status": np.array(res.status), "model": np.array("sdp"),
+            "wall_time": np.array(res.solve_time)}
+    lmin = None
+    if res.dual is not None:  # no dual (solver failure): the keys are absent, never NaN
+        lmin = float(np.linalg.eigvalsh(np.eye(P.d) - P.adjoint(res.dual)).min())
+        data.update(dual=res.dual, lambda_min=np.array(lmin))
+    write_npz(out, data)
+    lmin_text = "n/a" if lmin is None else f"{lmin:.3e}"
     return (f"{res.status}: tr(X) = {res.value:.10g}, rank {int(np.sum(res.info['eigenvalues'] > 1e-6 * max(res.info['eigenvalues'][0], 1e-300)))}, "  # noqa: E501
-            f"λ_min(I − A*(λ)) = {lmin:.3e} ({res.solve_time:.2f} s)")
+            f"λ_min(I − A*(λ)) = {lmin_text} ({res.solve_time:.2f} s)")

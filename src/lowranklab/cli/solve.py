@@ -153,3 +153,166 @@ def solve_problem_glrl(problem, *, epsilon: float = 1e-7, step: float | None = N
         res.trace.columns["rel_error"] = [float(np.sqrt(v) / nt)
                                           for v in res.trace.columns["test_error"]]
     return res, res.theta.reshape(d1, -1)
+
+
+# ---------------------------------------------------------------------------------------------
+# `lowranklab solve`: every option checked against the solver before any work starts
+
+FACTORED = ("gd", "noisy-gd", "perturbed-gd")
+MIN_NORM = ("merit", "merit-euler", "merit-bfgs")
+MODELS = {"gd": ("sym", "asym"), "noisy-gd": ("sym", "asym"), "perturbed-gd": ("sym", "asym"),
+          "rgd": ("fixed-rank",), "glrl": ("sym",), "merit": ("sym",),
+          "merit-euler": ("sym",), "merit-bfgs": ("sym",), "sdp": ("sym",)}
+INITS = {"gd": ("small", "rank", "identity", "spectral"), "rgd": ("small", "identity", "spectral"),
+         "merit": ("small", "rank", "identity")}
+LINE_SEARCHES = {"gd": ("constant", "armijo"), "rgd": ("constant", "armijo", "exact")}
+STEP_RULES = ("fixed", "sigma")
+
+
+def check_solve_options(*, problem: Path, out: Path, force: bool, model: str | None,
+                        solver: str | None, rank: int | None, mu: float | None,
+                        init: str | None, init_norm: float | None, init_rank: int | None,
+                        init_from: Path | None, step: float | None, line_search: str | None,
+                        step_rule: str | None, max_iter: int | None, noise: float | None,
+                        gamma: float | None, epsilon: float | None, tol: float | None,
+                        gtol: float | None, seed: int | None) -> tuple[str, str]:
+    """Resolve (solver, model) and refuse every option that is out of range or does not apply
+    to that solver (an option silently ignored is a wrong answer to the user). Files: the
+    problem (and --init-from) must be readable, `out` writable and none of the inputs."""
+    from lowranklab.cli import checks
+
+    checks.input_file(problem, "PROBLEM")
+    if init_from is not None:
+        checks.input_file(init_from, "--init-from")
+    checks.output_file(out, inputs=(problem, init_from), force=force)
+    if solver is None:
+        solver = "rgd" if model == "fixed-rank" else "gd"
+    if model is None:
+        model = MODELS[solver][0]
+    if model not in MODELS[solver]:
+        raise ValueError(f"--model {model} does not apply to --solver {solver} "
+                         f"(use --model {' or '.join(MODELS[solver])})")
+    fam = "gd" if solver in FACTORED else "merit" if solver in MIN_NORM else solver
+    why = f"to --solver {solver}"
+    if solver == "sdp":
+        checks.not_given({"--rank": rank, "--init": init, "--init-norm": init_norm,
+                          "--init-rank": init_rank, "--step": step, "--max-iter": max_iter,
+                          "--seed": seed}, why)
+    if fam != "gd":
+        checks.not_given({"--init-from": init_from, "--noise": noise}, why)
+    if fam not in ("gd", "rgd"):
+        checks.not_given({"--tol": tol}, why + " (merit: its own ‖ΔU‖ test; glrl: gtol)")
+    if fam in ("merit", "sdp"):
+        checks.not_given({"--gtol": gtol}, why)
+    if fam != "merit":
+        checks.not_given({"--gamma": gamma}, why)
+    if solver == "merit-bfgs":
+        checks.not_given({"--step": step}, why + " (L-BFGS-B chooses its steps)")
+    if solver != "glrl":
+        checks.not_given({"--epsilon": epsilon}, why)
+    else:
+        checks.not_given({"--init": init, "--init-norm": init_norm, "--init-rank": init_rank,
+                          "--seed": seed}, why + " (its columns start at √ε·u, deterministic)")
+    if solver not in ("noisy-gd", "perturbed-gd"):
+        checks.not_given({"--noise": noise}, why)
+    if fam != "rgd":
+        checks.not_given({"--step-rule": step_rule}, why)
+    if fam not in LINE_SEARCHES:
+        checks.not_given({"--line-search": line_search}, why)
+    elif line_search is not None and line_search not in LINE_SEARCHES[fam]:
+        raise ValueError(f"--line-search must be one of {', '.join(LINE_SEARCHES[fam])} for "
+                         f"--solver {solver}, got {line_search!r}")
+    if solver in ("noisy-gd", "perturbed-gd"):
+        checks.not_given({"--line-search": line_search}, why)
+    if step_rule is not None and step_rule not in STEP_RULES:
+        raise ValueError(f"--step-rule must be fixed or sigma, got {step_rule!r}")
+    if model != "asym":
+        checks.not_given({"--mu": mu}, f"to --model {model} (only asym has a balancing term)")
+    if init is not None and fam in INITS and init not in INITS[fam]:
+        raise ValueError(f"--init must be one of {', '.join(INITS[fam])} for --solver "
+                         f"{solver}, got {init!r}")
+    if init_from is not None:
+        checks.not_given({"--init": init, "--init-norm": init_norm, "--init-rank": init_rank},
+                         "together with --init-from")
+    if init == "spectral":
+        checks.not_given({"--init-norm": init_norm}, "to --init spectral (its scale is fitted)")
+    if init_rank is not None and init != "rank":
+        raise ValueError("--init-rank applies to --init rank only")
+    if init == "rank" and init_rank is None:
+        raise ValueError("--init rank needs --init-rank K")
+    if init_rank is not None and not 1 <= init_rank <= (rank or 1):
+        raise ValueError(f"--init-rank must be in [1, --rank = {rank or 1}], got {init_rank}")
+    if rank is not None and rank < 1:
+        raise ValueError(f"--rank must be >= 1, got {rank}")
+    if max_iter is not None and max_iter < 0:
+        raise ValueError(f"--max-iter must be >= 0, got {max_iter}")
+    if seed is not None and seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
+    checks.number("--mu", mu, low=0)
+    checks.number("--init-norm", init_norm, low=0, low_open=True)
+    checks.number("--step", step, low=0, low_open=True)
+    checks.number("--noise", noise, low=0)
+    checks.number("--gamma", gamma, low=0, low_open=True)
+    checks.number("--epsilon", epsilon, low=0, low_open=True)
+    checks.number("--tol", tol, low=0)
+    checks.number("--gtol", gtol, low=0)
+    return solver, model
+
+
+def run_solve(problem: Path, out: Path, *, force: bool = False, model: str | None = None,
+              solver: str | None = None, rank: int | None = None, mu: float | None = None,
+              init: str | None = None, init_norm: float | None = None,
+              init_rank: int | None = None, init_from: Path | None = None,
+              step: float | None = None, line_search: str | None = None,
+              step_rule: str | None = None, max_iter: int | None = None,
+              noise: float | None = None, gamma: float | None = None,
+              epsilon: float | None = None, tol: float | None = None,
+              gtol: float | None = None, seed: int | None = None,
+              progress: bool = False) -> str:
+    """`lowranklab solve`: check, load, solve, write RESULT.npz atomically; return the summary
+    to print. ValueError for every bad input, raised before the solver starts."""
+    from lowranklab.io import save_result
+    from lowranklab.problems import Problem
+
+    solver, model = check_solve_options(
+        problem=problem, out=out, force=force, model=model, solver=solver, rank=rank, mu=mu,
+        init=init, init_norm=init_norm, init_rank=init_rank, init_from=init_from, step=step,
+        line_search=line_search, step_rule=step_rule, max_iter=max_iter, noise=noise,
+        gamma=gamma, epsilon=epsilon, tol=tol, gtol=gtol, seed=seed)
+    seed = 0 if seed is None else seed
+    if solver in MIN_NORM or solver == "sdp":  # min ‖U‖²_F s.t. A(UUᵀ) = b
+        from lowranklab.cli.min_norm import solve_min_norm
+
+        return solve_min_norm(problem, out, solver=solver, rank=1 if rank is None else rank,
+                              gamma=gamma, step=step, max_iter=max_iter, init=init or "small",
+                              init_norm=init_norm, init_rank=init_rank, seed=seed,
+                              progress=progress)
+    P = Problem.load(problem)
+    d1, d2 = P.shape
+    if rank is not None and rank > (d1 if model == "sym" else min(d1, d2)):
+        raise ValueError(f"--rank must be in [1, {d1 if model == 'sym' else min(d1, d2)}] for "
+                         f"a {d1}×{d2} problem, got {rank}")
+    if model == "sym" and d1 != d2:
+        raise ValueError(f"--model sym needs a square problem, got {d1}×{d2}")
+    if solver == "glrl":
+        res, U = solve_problem_glrl(P, epsilon=1e-7 if epsilon is None else epsilon, step=step,
+                                    max_rank=rank, max_iter=max_iter, gtol=gtol,
+                                    progress=progress)
+        factors = {"U": U}
+    elif solver == "rgd":
+        res, factors = solve_problem(P, 1 if rank is None else rank,
+                                     step_rule=step_rule or "fixed", init=init or "small",
+                                     init_norm=1e-3 if init_norm is None else init_norm,
+                                     step=step, line_search=line_search or "constant",
+                                     max_iter=1000 if max_iter is None else max_iter, tol=tol,
+                                     gtol=gtol, seed=seed, progress=progress)
+    else:
+        res, factors = solve_factored(
+            P, model=model, rank=1 if rank is None else rank, mu=mu or 0.0, solver=solver,
+            init=init or "small", init_norm=1e-3 if init_norm is None else init_norm,
+            init_rank=init_rank, init_from=init_from, step=step,
+            line_search=line_search or "constant",
+            max_iter=1000 if max_iter is None else max_iter, noise=noise, tol=tol, gtol=gtol,
+            seed=seed, progress=progress)
+    save_result(out, res, model_name=model, factors=factors, mu=mu or 0.0)
+    return str(res)

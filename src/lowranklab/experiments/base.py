@@ -15,23 +15,113 @@ functions, then calls `register`:
 from __future__ import annotations
 
 import math
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 T = TypeVar("T")
 
 
+# Range rules by field-name convention, checked for every experiment config before it runs
+# (fields that declare their own bounds with Field(ge=..., ...) keep those instead). Counts,
+# sizes, ranks and iteration budgets are integers >= 1; seeds and a few counters >= 0;
+# probabilities and sampling fractions in (0, 1]; weights, noise levels and thresholds that may
+# vanish >= 0; every other float (steps, scales, tolerances, horizons) a finite number > 0.
+_INT_GE0 = re.compile(r"^(seed|.*_seed|drop|restarts|max_redraws|max_restarts)$")
+_FLOAT_UNIT = re.compile(r"^(fraction|p)$")
+_FLOAT_GE0 = re.compile(r"^(mu|noise|delta|pgd_.*_thres|pgd_radius)$")
+_FLOAT_FREE = re.compile(r"^(theta_.*|quad_c|log10_.*)$")
+
+
+def conventional_bound(name: str, kind: type) -> tuple[float | None, bool, float | None] | None:
+    """(low, low_open, high) for field `name` of scalar type `kind` (int or float); None when
+    no rule applies. The high bound, when given, is inclusive."""
+    if kind is int:
+        return (0, False, None) if _INT_GE0.match(name) else (1, False, None)
+    if kind is float:
+        if _FLOAT_UNIT.match(name):
+            return (0.0, True, 1.0)
+        if _FLOAT_GE0.match(name):
+            return (0.0, False, None)
+        if _FLOAT_FREE.match(name):
+            return (None, False, None)
+        return (0.0, True, None)
+    return None
+
+
+def _scalar_kind(annotation) -> type | None:
+    """int or float for `int`, `float`, `int | None`, `float | None`; None otherwise."""
+    if annotation in (int, float):
+        return annotation
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if len(args) == 1 and args[0] in (int, float) and type(None) in get_args(annotation):
+        return args[0]
+    return None
+
+
+def field_bounds(config: type[BaseModel]) -> dict[str, tuple[float | None, bool, float | None]]:
+    """The conventional bound of every scalar field without a declared bound."""
+    out = {}
+    for name, info in config.model_fields.items():
+        kind = _scalar_kind(info.annotation)
+        if kind is None or info.metadata:
+            continue
+        bound = conventional_bound(name, kind)
+        if bound is not None:
+            out[name] = bound
+    return out
+
+
+def describe_bound(bound: tuple[float | None, bool, float | None], kind: type) -> str:
+    low, low_open, high = bound
+    parts = [] if kind is int else ["finite"]
+    if low is not None and high is not None:
+        return " ".join([*parts, f"in {'(' if low_open else '['}{low:g}, {high:g}]"])
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low:g}")
+    if high is not None:
+        parts.append(f"<= {high:g}")
+    return " ".join(parts) or "any"
+
+
 class ExperimentConfig(BaseModel):
-    """Base of every experiment config: unknown keys are errors, values are validated."""
+    """Base of every experiment config: unknown keys are errors, values are validated —
+    declared bounds (Field(ge=...)) and, for the other scalar fields, the conventional ranges
+    of `conventional_bound` (so `--set r=0` or `fraction=2` fails before any work)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _check_conventional_ranges(self):
+        cls = type(self)
+        for name, bound in field_bounds(cls).items():
+            v = getattr(self, name)
+            if v is None:
+                continue
+            kind = _scalar_kind(cls.model_fields[name].annotation)
+            low, low_open, high = bound
+            bad = (isinstance(v, float) and not math.isfinite(v)) \
+                or (low is not None and (v <= low if low_open else v < low)) \
+                or (high is not None and v > high)
+            if bad:
+                raise ValueError(f"{name} must be {describe_bound(bound, kind)}, got {v}")
+        fields = cls.model_fields
+        if "r" in fields and isinstance(self.r, int):  # a rank cannot exceed the dimensions
+            for dims in (("d",), ("n",), ("n1", "n2")):
+                vals = [getattr(self, k) for k in dims if k in fields]
+                if len(vals) == len(dims) and all(isinstance(v, int) for v in vals) \
+                        and self.r > min(vals):
+                    raise ValueError(f"r must be <= {' and '.join(dims)} (the rank cannot "
+                                     f"exceed the dimensions), got r = {self.r} > "
+                                     f"{min(vals)}")
+        return self
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lowranklab.atomic import save_figure, write_parquet, write_text
 from lowranklab.experiments import get
 from lowranklab.experiments.base import Context, Experiment
 
@@ -43,7 +44,7 @@ def run_experiment(
     elapsed = time.perf_counter() - t0
     _store(exp, tables, cfg, quick, out)
     summary = _summarize(exp, tables, cfg, quick, elapsed)
-    (out / name / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_text(out / name / "summary.json", json.dumps(summary, indent=2))
     summary["figures"] = [str(p) for p in draw_figures(name, out=out, tables=tables, cfg=cfg)]
     ctx.log(f"done in {elapsed:.1f} s; {sum(c['holds'] for c in summary['claims'])}/"
             f"{len(summary['claims'])} claims hold; results in {out / name}")
@@ -78,7 +79,7 @@ def draw_figures(name: str, *, out: str | Path = DEFAULT_OUT, tables=None, cfg=N
     paths = []
     for suffix, fig in exp.plot(tables, cfg).items():
         path = figdir / (f"{name}-{suffix}.png" if suffix else f"{name}.png")
-        fig.savefig(path, dpi=120, bbox_inches="tight")
+        save_figure(fig, path, dpi=120, bbox_inches="tight")
         plt.close(fig)
         paths.append(path)
     return paths
@@ -86,15 +87,17 @@ def draw_figures(name: str, *, out: str | Path = DEFAULT_OUT, tables=None, cfg=N
 
 def _store(exp: Experiment, tables: dict[str, Any], cfg, quick: bool, out: Path) -> None:
     d = out / exp.name
-    d.mkdir(parents=True, exist_ok=True)
-    for old in d.glob("*.parquet"):
-        old.unlink()
     for key, df in tables.items():
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"{exp.name}: result table {key!r} must be a pandas DataFrame")
-        df.to_parquet(d / f"{key}.parquet", index=False)
-    (d / "config.json").write_text(json.dumps({"experiment": exp.name, "quick": quick,
-                                               "config": cfg.model_dump(mode="json")}, indent=2))
+    d.mkdir(parents=True, exist_ok=True)
+    for key, df in tables.items():  # each replaced atomically; stale tables removed after
+        write_parquet(df, d / f"{key}.parquet")
+    for old in d.glob("*.parquet"):
+        if old.stem not in tables:
+            old.unlink()
+    write_text(d / "config.json", json.dumps({"experiment": exp.name, "quick": quick,
+                                             "config": cfg.model_dump(mode="json")}, indent=2))
 
 
 def _summarize(exp: Experiment, tables, cfg, quick: bool, elapsed: float) -> dict[str, Any]:

@@ -24,6 +24,29 @@ from lowranklab.lowrank import LowRank, Matrix, as_dense
 from lowranklab.operators.kernels import t_times, times
 
 
+def _is_complex(x) -> bool:
+    if isinstance(x, np.ndarray):
+        return np.iscomplexobj(x)
+    is_complex = getattr(x, "is_complex", None)  # torch tensors
+    return bool(is_complex()) if callable(is_complex) else np.iscomplexobj(x)
+
+
+def check_shape(shape, name: str = "shape") -> tuple[int, int]:
+    """Two positive integers (integral floats such as 10.0 or 10.5 are refused: a shape read
+    from a file as float is a sign of a wrong file)."""
+    try:
+        items = tuple(shape)
+    except TypeError:
+        raise TypeError(f"{name} must be a pair of positive integers, got {shape!r}") from None
+    if len(items) != 2 or not all(isinstance(s, int | np.integer) and not isinstance(s, bool)
+                                  for s in items):
+        raise TypeError(f"{name} must be a pair of positive integers, got {shape!r}")
+    d1, d2 = (int(s) for s in items)
+    if d1 < 1 or d2 < 1:
+        raise ValueError(f"{name} must be positive, got {shape!r}")
+    return d1, d2
+
+
 class MeasurementOperator(ABC):
     """Linear map A from d1×d2 matrices to R^m."""
 
@@ -56,6 +79,8 @@ class MeasurementOperator(ABC):
         if isinstance(X, LowRank):
             return self.forward_lr(X.L, X.R)
         X = np.asarray(X)
+        if np.iscomplexobj(X):
+            raise TypeError("X must be real, got complex")
         if X.shape != self.shape_in:
             raise ValueError(f"X must have shape {self.shape_in}, got {X.shape}")
         self.counts["forward"] += 1
@@ -67,11 +92,11 @@ class MeasurementOperator(ABC):
 
     def adjoint_times(self, y: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """A*(y) · Z (compiled for a sparse A*(y) where numba is installed)."""
-        return times(self.adjoint(y), Z)
+        return times(self.adjoint(y), self._check_rows(Z, self.shape_in[1], "Z"))
 
     def adjoint_t_times(self, y: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """A*(y)ᵀ · Z (compiled for a sparse A*(y) where numba is installed)."""
-        return t_times(self.adjoint(y), Z)
+        return t_times(self.adjoint(y), self._check_rows(Z, self.shape_in[0], "Z"))
 
     def normal(self, X: Matrix) -> Matrix:
         """A*A(X), the Gauss–Newton curvature of ½‖A(X) − b‖²."""
@@ -95,7 +120,29 @@ class MeasurementOperator(ABC):
         )
         return svds(lin, k=1, return_singular_vectors=False, random_state=0)[0]
 
+    def check_factors(self, U, V) -> tuple[np.ndarray, np.ndarray]:
+        """The fast paths' O(1) guard: U is (d1, r), V is (d2, r), both real. (Compiled
+        kernels index rows by the sampled positions and would read past a short factor.)"""
+        d1, d2 = self.shape_in
+        U = U if hasattr(U, "shape") else np.asarray(U)
+        V = V if hasattr(V, "shape") else np.asarray(V)
+        if (len(U.shape) != 2 or len(V.shape) != 2 or U.shape[0] != d1 or V.shape[0] != d2
+                or U.shape[1] != V.shape[1]):
+            raise ValueError(f"factors must have shapes ({d1}, r) and ({d2}, r), got "
+                             f"U {tuple(U.shape)}, V {tuple(V.shape)}")
+        if _is_complex(U) or _is_complex(V):
+            raise TypeError("factors must be real, got complex")
+        return U, V
+
+    def _check_rows(self, Z, rows: int, name: str):
+        Z = Z if hasattr(Z, "shape") else np.asarray(Z)
+        if len(Z.shape) not in (1, 2) or Z.shape[0] != rows:
+            raise ValueError(f"{name} must have {rows} rows, got shape {tuple(Z.shape)}")
+        return Z
+
     def check_y(self, y: np.ndarray) -> np.ndarray:
+        if np.iscomplexobj(y):
+            raise TypeError("y must be real, got complex")
         y = np.asarray(y, dtype=float)
         if y.shape != (self.m,):
             raise ValueError(f"y must have shape ({self.m},), got {y.shape}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lowranklab.lowrank import LowRank
-from lowranklab.operators.base import MeasurementOperator
+from lowranklab.operators.base import MeasurementOperator, check_shape
 
 
 class DenseSensing(MeasurementOperator):
@@ -19,9 +19,13 @@ class DenseSensing(MeasurementOperator):
     def __init__(self, A: np.ndarray, shape: tuple[int, int]) -> None:
         super().__init__()
         A = np.asarray(A)
-        d1, d2 = (int(s) for s in shape)
+        d1, d2 = check_shape(shape)
         if A.ndim != 2 or A.shape[1] != d1 * d2:
             raise ValueError(f"A must have shape (m, {d1 * d2}) for shape {shape}, got {A.shape}")
+        if np.iscomplexobj(A):
+            raise TypeError("A must be real, got complex entries")
+        if A.dtype.kind not in "biuf":
+            raise TypeError(f"A must be a real numeric array, got dtype {A.dtype}")
         if not np.all(np.isfinite(A)):
             raise ValueError("A must have finite entries")
         self.A = np.ascontiguousarray(A, dtype=float)
@@ -66,6 +70,7 @@ class DenseSensing(MeasurementOperator):
         return self.A @ X.ravel()
 
     def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
+        U, V = self.check_factors(U, V)
         self.counts["forward"] += 1
         if U is V and self.exactly_symmetric:
             return self.forward_sym_half(U @ U.T)
@@ -75,6 +80,7 @@ class DenseSensing(MeasurementOperator):
         """A(X); a factored X is formed once (cached on the `LowRank`: U Uᵀ costs d²p,
         small beside the m·d² of the pass over A, and monitors of the same iterate reuse it)."""
         if isinstance(X, LowRank):
+            self.check_factors(X.L, X.R)
             self.counts["forward"] += 1
             D = X.dense()
             if X.L is X.R and self.exactly_symmetric:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowranklab.operators.base import MeasurementOperator
+from lowranklab.operators.base import MeasurementOperator, check_shape
 
 
 class Identity(MeasurementOperator):
     def __init__(self, shape: tuple[int, int]) -> None:
         super().__init__()
-        d1, d2 = (int(s) for s in shape)
-        if d1 < 1 or d2 < 1:
-            raise ValueError(f"shape must be positive, got {shape}")
+        d1, d2 = check_shape(shape)
         self.shape_in = (d1, d2)
         self.m = d1 * d2
 
@@ -20,6 +18,7 @@ class Identity(MeasurementOperator):
         return X.ravel().astype(float, copy=True)
 
     def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
+        U, V = self.check_factors(U, V)
         self.counts["forward"] += 1
         return (U @ V.T).ravel()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from lowranklab.operators.base import MeasurementOperator
+from lowranklab.operators.base import MeasurementOperator, check_shape
 from lowranklab.operators.kernels import sampled_dot
 
 
@@ -21,9 +21,7 @@ class EntrySampling(MeasurementOperator):
         super().__init__()
         rows = np.asarray(rows)
         cols = np.asarray(cols)
-        d1, d2 = (int(s) for s in shape)
-        if d1 < 1 or d2 < 1:
-            raise ValueError(f"shape must be positive, got {shape}")
+        d1, d2 = check_shape(shape)
         if rows.ndim != 1 or cols.shape != rows.shape:
             raise ValueError(f"rows and cols must be 1-D of equal length, got {rows.shape}, "
                              f"{cols.shape}")
@@ -58,6 +56,7 @@ class EntrySampling(MeasurementOperator):
     def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
         """(U Vᵀ)_{i_k j_k} = ⟨U[i_k], V[j_k]⟩ (`sampled_dot`: compiled when numba is there,
         blocked gathers otherwise; memory O(m), never an (m, r) temporary)."""
+        U, V = self.check_factors(U, V)
         self.counts["forward"] += 1
         return sampled_dot(self.rows, self.cols, U, V, buffers=self._buffers)
 

@@ -42,6 +42,8 @@ class LeastSquares(Loss):
     """
 
     def __init__(self, op: MeasurementOperator, b: np.ndarray, *, scale: float = 1.0) -> None:
+        if np.iscomplexobj(b):
+            raise TypeError("b must be real, got complex values")
         b = np.asarray(b, dtype=float)
         if b.shape != (op.m,):
             raise ValueError(f"b must have shape ({op.m},) to match the operator, got {b.shape}")

@@ -7,6 +7,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from lowranklab.atomic import write_text
+
 PAPERS = {
     "eftekhari2021": "Eftekhari — Over-parametrized matrix factorization in the presence of "
                      "spurious stationary points",
@@ -63,7 +65,7 @@ def write_report(out: str | Path) -> Path:
                              f"alt='{html.escape(fig.stem)}'>")
     parts.append("</body></html>")
     path = out / "report.html"
-    path.write_text("\n".join(parts))
+    write_text(path, "\n".join(parts))
     return path
 
 
