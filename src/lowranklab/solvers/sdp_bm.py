@@ -1,0 +1,387 @@
+"""Burer–Monteiro augmented-Lagrangian solver for the SDP (SDPLR's method):
+
+    min ⟨C, X⟩   s.t.   A(X) = b,   X ⪰ 0,        X = UUᵀ,  U ∈ R^{d×p},
+
+after Burer & Monteiro, "A nonlinear programming algorithm for solving semidefinite programs
+via low-rank factorization", Math. Program. B 95 (2003), Sec. 4–5. With r(U) = A(UUᵀ) − b,
+the augmented Lagrangian (their eq. (9), with the sign of the multiplier term as here) is
+
+    L_σ(U, y) = ⟨C, UUᵀ⟩ − yᵀ r(U) + σ/2 ‖r(U)‖²,     ∇_U L_σ = 2 (C − A*(y − σ r(U))) U,
+
+and the method alternates
+
+1. an inner L-BFGS minimisation of L_σ(·, y) in U, with the *exact* line search of SDPLR
+   (Sec. 5): along U + tD, A((U + tD)(U + tD)ᵀ) = r + t a₁ + t² a₂ + b with
+   a₁ = A(UDᵀ + DUᵀ), a₂ = A(DDᵀ), so L_σ(U + tD, y) is a quartic in t, minimised in closed
+   form. One iteration therefore reads A twice: a₁, a₂ in one two-column pass, and
+   A*(y − σ r) for the next gradient (the new residual is the polynomial, no extra pass);
+2. the multiplier update y ← y − σ r(U) when ‖r‖ fell below η·(the best so far), otherwise
+   the penalty increase σ ← γσ (SDPLR: η = 1/4, γ = 10).
+
+At an inner stationary point 2(C − A*(ŷ))U ≈ 0 with ŷ = y − σ r, so ŷ is the dual estimate and
+S = C − A*(ŷ) the dual slack. The solver stops when the SDP dual certificate (eftekhari2021
+eq. (4), `MinNormFactorization.certificate`, here with cost C) holds: λ_min(S) ≥ −tol,
+|⟨C, X⟩ − bᵀŷ| ≤ tol·max(1, |⟨C, X⟩|) and ‖r‖ ≤ tol·max(1, |⟨C, X⟩|); by weak duality
+X = UUᵀ is then the global optimum of the SDP to that tolerance, which no convex solver's
+status flag tells the user more precisely.
+
+The rank p defaults to the Pataki bound plus one, p = r_max(m) + 1 with r_max(r_max + 1)/2 ≤ m
+(every SDP with m constraints has an optimum of rank ≤ r_max, and for p > r_max a
+rank-deficient second-order point of L is optimal; Burer & Monteiro 2005, Boumal, Voroninski &
+Bandeira 2016), capped at d.
+
+The symmetric A_i are stored by their upper triangles (m × d(d+1)/2, half the bytes of
+(m, d²)), since every pass over A is memory-bound. Trace rows (no SVD) are written only every
+`record_every` inner iterations and at the end of every outer iteration.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lowranklab.lowrank import LowRank
+from lowranklab.objective import Evaluation
+from lowranklab.problems.min_norm import MinNormFactorization, pataki_rank_bound
+from lowranklab.solvers import monitors as mon
+from lowranklab.solvers.result import Result, StopCode, Trace
+
+Callback = Callable[[mon.State], bool | None]
+
+FEAS_REDUCTION = 0.25  # SDPLR's η: multiplier step when ‖r‖ < η · best ‖r‖ so far
+PENALTY_GROWTH = 10.0  # SDPLR's γ: σ ← γσ otherwise
+MEMORY = 10  # L-BFGS pairs
+
+
+class PackedSymmetricOperator:
+    """A(X) = [⟨A_i, X⟩]_i and A*(z) = Σ z_i A_i for symmetric A_i, stored as the (m, T) upper
+    triangles (T = d(d+1)/2): ⟨A_i, X⟩ = Σ_{j≤k} w_jk (A_i)_jk X_jk with w = 2 off the
+    diagonal, 1 on it (X symmetric)."""
+
+    def __init__(self, problem: MinNormFactorization) -> None:
+        d = problem.d
+        self.d, self.m = d, problem.m
+        iu = np.triu_indices(d)
+        self.iu = iu
+        self.Ap = np.ascontiguousarray(problem.A3[:, iu[0], iu[1]])
+        self.w = np.where(iu[0] == iu[1], 1.0, 2.0)
+        full = np.empty((d, d), dtype=np.intp)
+        full[iu] = np.arange(iu[0].size)
+        full[(iu[1], iu[0])] = np.arange(iu[0].size)
+        self.full = full.ravel()  # packed index of every entry of a d×d matrix
+
+    def pack(self, X: np.ndarray) -> np.ndarray:
+        """w ∘ triu(X) (for symmetric X)."""
+        return X[self.iu] * self.w
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """A(X) for symmetric X: one pass over A."""
+        return self.Ap @ self.pack(X)
+
+    def forward2(self, X1: np.ndarray, X2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A(X1), A(X2) in one pass (a two-column GEMM)."""
+        out = self.Ap @ np.column_stack([self.pack(X1), self.pack(X2)])
+        return out[:, 0], out[:, 1]
+
+    def adjoint(self, z: np.ndarray) -> np.ndarray:
+        """A*(z) = Σ z_i A_i (symmetric d×d): one pass over A."""
+        return (z @ self.Ap)[self.full].reshape(self.d, self.d)
+
+
+@dataclass
+class _Point:
+    """U with r = A(UUᵀ) − b, the slack S = C − A*(y − σr), G = ∇_U L_σ = 2SU, ⟨C, UUᵀ⟩."""
+
+    U: np.ndarray
+    r: np.ndarray
+    S: np.ndarray
+    G: np.ndarray
+    obj: float
+
+    def value(self, y: np.ndarray, sigma: float) -> float:
+        return self.obj - float(y @ self.r) + 0.5 * sigma * float(self.r @ self.r)
+
+
+def augmented_lagrangian(problem: MinNormFactorization, U: np.ndarray, y: np.ndarray,
+                         sigma: float, C: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """L_σ(U, y) = ⟨C, UUᵀ⟩ − yᵀ(A(UUᵀ) − b) + σ/2‖A(UUᵀ) − b‖² and its gradient
+    2(C − A*(y − σ r))U (Burer & Monteiro 2003, eq. (9); C = I by default). Two passes over A."""
+    U = problem.check_U(U)
+    y = _check_y(problem, y)
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise ValueError(f"sigma must be a finite number > 0, got {sigma}")
+    C = None if C is None else problem.check_cost(C)
+    pt = _evaluate(PackedSymmetricOperator(problem), problem.b, C, U, None, y, sigma)
+    return pt.value(y, sigma), pt.G
+
+
+def _evaluate(op: PackedSymmetricOperator, b: np.ndarray, C: np.ndarray | None, U: np.ndarray,
+              r: np.ndarray | None, y: np.ndarray, sigma: float) -> _Point:
+    """The point U; r is recomputed (one pass) unless given (the line search's polynomial)."""
+    if r is None:
+        r = op.forward(U @ U.T) - b
+    S = -op.adjoint(y - sigma * r)
+    if C is None:
+        S[np.diag_indices_from(S)] += 1.0
+        obj = float(np.vdot(U, U))
+    else:
+        S += C
+        obj = float(np.vdot(C @ U, U))
+    return _Point(U=U, r=r, S=S, G=2.0 * (S @ U), obj=obj)
+
+
+def _quartic_step(coef: np.ndarray) -> float:
+    """argmin_{t > 0} of φ(t) = Σ_k coef[k] t^k (degree ≤ 4, φ'(0) < 0): the real positive
+    critical point with the least φ; 0 when there is none (no descent)."""
+    dcoef = coef[1:] * np.arange(1, coef.size)
+    while dcoef.size > 1 and dcoef[-1] == 0.0:
+        dcoef = dcoef[:-1]
+    if dcoef.size < 2:
+        return 0.0
+    roots = np.roots(dcoef[::-1])
+    ts = roots.real[(np.abs(roots.imag) <= 1e-10 * np.maximum(1.0, np.abs(roots.real)))
+                    & (roots.real > 0)]
+    if ts.size == 0:
+        return 0.0
+    vals = np.polynomial.polynomial.polyval(ts, coef)
+    return float(ts[int(np.argmin(vals))])
+
+
+def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
+           rank: int | None = None, U0: np.ndarray | None = None, seed: int | None = 0,
+           tol: float = 1e-7, max_iter: int = 100_000, max_outer: int = 200,
+           sigma0: float | None = None, inner_rtol: float = 0.1, record_every: int = 100,
+           callbacks: Sequence[Callback] = (), time_budget: float | None = None,
+           progress: bool = False) -> Result:
+    """Solve min ⟨C, X⟩ s.t. A(X) = b, X ⪰ 0 (C = I: eftekhari2021's (SDP), min tr X) by the
+    Burer–Monteiro augmented Lagrangian with L-BFGS and exact quartic line search (module doc).
+
+    problem: the constraints (A_i symmetric, b) as a `MinNormFactorization`; C: symmetric d×d
+    cost (default I). rank: p (default Pataki r_max(m) + 1, at most d); U0: the start (default
+    Gaussian from `seed`, scaled so that ‖A(U0U0ᵀ)‖ = ‖b‖). tol: the certificate tolerance
+    (`Certificate.certifies(tol)`), checked at the end of every outer iteration. sigma0: the
+    first penalty (default max(1, |⟨C, X₀⟩|)/max(1, ‖r₀‖)²·10). inner_rtol: the inner L-BFGS
+    stops at ‖∇_U L_σ‖_F ≤ inner_rtol·max(1, |⟨C, X⟩|)/σ (SDPLR's ρ_c/σ rule) or at the
+    certificate's tolerance. max_iter counts inner iterations (each two passes over A).
+
+    Returns `Result` with X = LowRank(U, U), stop CONVERGED when certified, and info: `U`,
+    `multipliers` ŷ, `certificate` (the `Certificate`), `certified`, `sigma`, `rank`, `outer`.
+    counts: iterations, outer, passes (over A), multiplier_updates, penalty_increases.
+    """
+    if not isinstance(problem, MinNormFactorization):
+        raise TypeError(f"problem must be a MinNormFactorization, got {type(problem).__name__}")
+    d, m = problem.d, problem.m
+    C = None if C is None else problem.check_cost(C)
+    for name, v in (("max_iter", max_iter), ("max_outer", max_outer),
+                    ("record_every", record_every)):
+        if isinstance(v, bool) or int(v) != v or v < (0 if name == "max_iter" else 1):
+            raise ValueError(f"{name} must be a {'non-negative' if name == 'max_iter' else 'positive'}"
+                             f" integer, got {v!r}")
+    if not (math.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be a finite number > 0, got {tol}")
+    if not (math.isfinite(inner_rtol) and inner_rtol > 0):
+        raise ValueError(f"inner_rtol must be a finite number > 0, got {inner_rtol}")
+    if sigma0 is not None and not (math.isfinite(sigma0) and sigma0 > 0):
+        raise ValueError(f"sigma0 must be a finite number > 0, got {sigma0}")
+    if time_budget is not None and not time_budget > 0:
+        raise ValueError(f"time_budget must be > 0, got {time_budget}")
+    if U0 is None:
+        p = default_rank(d, m) if rank is None else _check_rank(rank, d)
+    else:
+        U0 = problem.check_U(U0, "U0")
+        if not np.all(np.isfinite(U0)):
+            raise ValueError("U0 must be finite")
+        p = U0.shape[1]
+        if rank is not None and _check_rank(rank, d) != p:
+            raise ValueError(f"rank={rank} disagrees with U0 of {p} columns")
+    t0 = time.perf_counter()
+    op = PackedSymmetricOperator(problem)
+    b = problem.b
+    nb = max(1.0, float(np.linalg.norm(b)))
+    if U0 is None:
+        U0 = np.random.default_rng(seed).standard_normal((d, p))
+        a0 = float(np.linalg.norm(op.forward(U0 @ U0.T)))
+        U0 = U0 * math.sqrt(nb / a0) if a0 > 0 else U0
+    y = np.zeros(m)
+    pt = _evaluate(op, b, C, U0.copy(), None, y, 1.0)
+    passes = 2
+    if sigma0 is None:
+        sigma0 = 10.0 * max(1.0, abs(pt.obj)) / max(1.0, float(np.linalg.norm(pt.r))) ** 2
+    sigma = float(sigma0)
+    if sigma != 1.0:
+        pt = _evaluate(op, b, C, pt.U, pt.r, y, sigma)
+        passes += 1
+    trace = Trace()
+    k = outer = n_mult = n_pen = 0
+    best_feas = math.inf
+    stop, message = StopCode.MAX_ITER, f"max_iter = {max_iter} inner iterations"
+    cert = None
+    last_report = t0
+
+    def row(kind: str, extra: dict | None = None) -> bool:
+        now = time.perf_counter()
+        rw = {"iter": k, "outer": outer, "objective": pt.obj,
+              "feasibility": float(np.linalg.norm(pt.r)),
+              "grad_norm": float(np.linalg.norm(pt.G)), "sigma": sigma, "time": now - t0}
+        rw.update(extra or {})
+        trace.append(rw)
+        if callbacks:
+            e = Evaluation(value=pt.value(y, sigma), loss_value=0.5 * float(pt.r @ pt.r),
+                           grad=pt.G.ravel(), X=LowRank(pt.U, pt.U), G=None)
+            st = mon.State(k, pt.U.ravel(), e, now - t0, float("nan"))
+            return any(cb(st) for cb in callbacks)
+        return False
+
+    row("start")
+    try:
+        while True:
+            # -- inner: L-BFGS on L_σ(·, y) with the exact quartic line search --------------
+            scale = max(1.0, abs(pt.obj))
+            nU = max(1.0, float(np.linalg.norm(pt.U)))
+            gtol = max(min(inner_rtol * scale / sigma,
+                           inner_rtol * sigma * float(np.linalg.norm(pt.r)) * nU),
+                       0.1 * tol * scale / nU)
+            S_mem: list[np.ndarray] = []
+            Y_mem: list[np.ndarray] = []
+            rho: list[float] = []
+            interrupted = False
+            while float(np.linalg.norm(pt.G)) > gtol and k < max_iter:
+                D = _two_loop(pt.G, S_mem, Y_mem, rho)
+                slope = float(np.vdot(pt.G, D))
+                if not slope < 0:
+                    S_mem.clear(), Y_mem.clear(), rho.clear()
+                    D = -pt.G
+                    slope = -float(np.vdot(D, D))
+                U, r = pt.U, pt.r
+                a1, a2 = op.forward2(U @ D.T + D @ U.T, D @ D.T)
+                if C is None:
+                    c1, c2 = 2.0 * float(np.vdot(U, D)), float(np.vdot(D, D))
+                else:
+                    CD = C @ D
+                    c1, c2 = 2.0 * float(np.vdot(CD, U)), float(np.vdot(CD, D))
+                w = y - sigma * r
+                coef = np.array([
+                    pt.value(y, sigma),
+                    c1 - float(w @ a1),
+                    c2 - float(w @ a2) + 0.5 * sigma * float(a1 @ a1),
+                    sigma * float(a1 @ a2),
+                    0.5 * sigma * float(a2 @ a2)])
+                t = _quartic_step(coef)
+                k += 1
+                if t == 0.0:
+                    break  # no decrease along D in floating point: the inner solve is done
+                s = t * D
+                new = _evaluate(op, b, C, U + s, r + t * a1 + (t * t) * a2, y, sigma)
+                passes += 2
+                yk = new.G - pt.G
+                sy = float(np.vdot(s, yk))
+                if sy > 1e-12 * float(np.vdot(yk, yk)):
+                    if len(S_mem) == MEMORY:
+                        S_mem.pop(0), Y_mem.pop(0), rho.pop(0)
+                    S_mem.append(s), Y_mem.append(yk), rho.append(1.0 / sy)
+                pt = new
+                if k % record_every == 0:
+                    if row("inner"):
+                        interrupted = True
+                        break
+                    now = time.perf_counter()
+                    if progress and now - last_report > 1.0:
+                        last_report = now
+                        print(f"  sdp-bm iter {k} outer {outer}  ⟨C,X⟩={pt.obj:.10g}  "
+                              f"‖r‖={np.linalg.norm(pt.r):.2e}  σ={sigma:.3g}", file=sys.stderr)
+                    if time_budget is not None and now - t0 > time_budget:
+                        break
+            outer += 1
+            # -- certificate at ŷ = y − σ r (exact residual: one pass) ----------------------
+            pt = _evaluate(op, b, C, pt.U, None, y, sigma)
+            passes += 2
+            yhat = y - sigma * pt.r
+            cert = problem.certificate(pt.U, lam=yhat, C=C)
+            certified = cert.certifies(tol)
+            if row("outer", {"lambda_min": cert.lambda_min, "dual_gap": cert.dual_gap}) \
+                    or interrupted:
+                stop, message = StopCode.INTERRUPTED, "stopped by callback"
+                break
+            if certified:
+                stop, message = StopCode.CONVERGED, (
+                    f"certified: λ_min(C − A*(y)) = {cert.lambda_min:.2e} ≥ −{tol:g}, "
+                    f"dual gap {cert.dual_gap:.2e}, ‖r‖ = {cert.feasibility:.2e}")
+                break
+            if not (np.all(np.isfinite(pt.U)) and math.isfinite(pt.obj)):
+                stop, message = StopCode.DIVERGED, f"non-finite iterate after outer {outer}"
+                break
+            if k >= max_iter:
+                break
+            if time_budget is not None and time.perf_counter() - t0 > time_budget:
+                stop, message = StopCode.BUDGET, f"time budget {time_budget:g} s spent"
+                break
+            if outer >= max_outer:
+                stop, message = StopCode.MAX_ITER, f"max_outer = {max_outer} outer iterations"
+                break
+            # -- multiplier or penalty update (SDPLR) ---------------------------------------
+            feas = float(np.linalg.norm(pt.r))
+            if feas < FEAS_REDUCTION * best_feas or feas <= tol * scale:
+                y = yhat
+                best_feas = min(best_feas, feas)
+                n_mult += 1
+            else:
+                sigma *= PENALTY_GROWTH
+                n_pen += 1
+            pt = _evaluate(op, b, C, pt.U, pt.r, y, sigma)
+            passes += 1
+    except KeyboardInterrupt:
+        stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
+    U = pt.U
+    if cert is None:
+        cert = problem.certificate(U, lam=y - sigma * pt.r, C=C)
+    return Result(theta=U.ravel().copy(), X=LowRank(U, U), stop=stop, iterations=k,
+                  trace=trace,
+                  counts={"iterations": k, "outer": outer, "passes": passes,
+                          "multiplier_updates": n_mult, "penalty_increases": n_pen},
+                  wall_time=time.perf_counter() - t0, message=message,
+                  info={"U": U, "multipliers": cert.multipliers, "certificate": cert,
+                        "certified": cert.certifies(tol), "sigma": sigma, "rank": p,
+                        "outer": outer, "tol": tol, "method": "sdp-bm"})
+
+
+def _two_loop(G: np.ndarray, S_mem, Y_mem, rho) -> np.ndarray:
+    """−H G by the L-BFGS two-loop recursion (Nocedal & Wright, Alg. 7.4), H₀ = γI with
+    γ = sᵀy/yᵀy of the newest pair."""
+    q = G.copy()
+    alpha = []
+    for s, yk, rh in zip(reversed(S_mem), reversed(Y_mem), reversed(rho), strict=True):
+        a = rh * float(np.vdot(s, q))
+        alpha.append(a)
+        q -= a * yk
+    if S_mem:
+        q *= 1.0 / (rho[-1] * float(np.vdot(Y_mem[-1], Y_mem[-1])))
+    for (s, yk, rh), a in zip(zip(S_mem, Y_mem, rho, strict=True), reversed(alpha),
+                              strict=True):
+        bcoef = rh * float(np.vdot(yk, q))
+        q += (a - bcoef) * s
+    return -q
+
+
+def default_rank(d: int, m: int) -> int:
+    """p = r_max(m) + 1 (Pataki: an optimum of rank r with r(r + 1)/2 ≤ m exists), ≤ d."""
+    return min(d, pataki_rank_bound(m) + 1)
+
+
+def _check_rank(rank, d: int) -> int:
+    if isinstance(rank, bool) or int(rank) != rank or not 1 <= rank <= d:
+        raise ValueError(f"rank must be an integer in [1, {d}], got {rank!r}")
+    return int(rank)
+
+
+def _check_y(problem: MinNormFactorization, y) -> np.ndarray:
+    y = np.asarray(y, dtype=float)
+    if y.shape != (problem.m,):
+        raise ValueError(f"y must have shape ({problem.m},), got {y.shape}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError("y must be finite")
+    return y
