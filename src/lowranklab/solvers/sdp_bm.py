@@ -44,6 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg.lapack import dtrtrs
 
 from lowranklab.lowrank import LowRank
 from lowranklab.objective import Evaluation
@@ -127,7 +128,7 @@ def _evaluate(op: PackedSymmetricOperator, b: np.ndarray, C: np.ndarray | None, 
         r = op.forward(U @ U.T) - b
     S = -op.adjoint(y - sigma * r)
     if C is None:
-        S[np.diag_indices_from(S)] += 1.0
+        S.flat[:: S.shape[0] + 1] += 1.0
         obj = float(np.vdot(U, U))
     else:
         S += C
@@ -135,21 +136,47 @@ def _evaluate(op: PackedSymmetricOperator, b: np.ndarray, C: np.ndarray | None, 
     return _Point(U=U, r=r, S=S, G=2.0 * (S @ U), obj=obj)
 
 
-def _quartic_step(coef: np.ndarray) -> float:
+def _quartic_step(coef) -> float:
     """argmin_{t > 0} of φ(t) = Σ_k coef[k] t^k (degree ≤ 4, φ'(0) < 0): the real positive
-    critical point with the least φ; 0 when there is none (no descent)."""
-    dcoef = coef[1:] * np.arange(1, coef.size)
-    while dcoef.size > 1 and dcoef[-1] == 0.0:
-        dcoef = dcoef[:-1]
-    if dcoef.size < 2:
+    critical point with the least φ (roots of the cubic φ' in closed form, Numerical Recipes
+    §5.6, then two Newton steps); 0 when there is none (no descent)."""
+    _, c1, c2, c3, c4 = (float(c) for c in coef)
+    d1, d2, d3 = 2.0 * c2, 3.0 * c3, 4.0 * c4  # φ'(t) = c1 + d1 t + d2 t² + d3 t³
+    scale = max(abs(c1), abs(d1), abs(d2), abs(d3))
+    if scale == 0.0 or not math.isfinite(scale):
         return 0.0
-    roots = np.roots(dcoef[::-1])
-    ts = roots.real[(np.abs(roots.imag) <= 1e-10 * np.maximum(1.0, np.abs(roots.real)))
-                    & (roots.real > 0)]
-    if ts.size == 0:
+    if abs(d3) > 1e-14 * scale:
+        a, b, c = d2 / d3, d1 / d3, c1 / d3
+        Q, R = (a * a - 3.0 * b) / 9.0, (2.0 * a**3 - 9.0 * a * b + 27.0 * c) / 54.0
+        if R * R < Q**3:
+            th = math.acos(max(-1.0, min(1.0, R / math.sqrt(Q**3))))
+            sq = -2.0 * math.sqrt(Q)
+            cands = [sq * math.cos((th + 2.0 * math.pi * j) / 3.0) - a / 3.0 for j in (0, 1, -1)]
+        else:
+            A = -math.copysign((abs(R) + math.sqrt(max(R * R - Q**3, 0.0))) ** (1.0 / 3.0), R)
+            cands = [A + (Q / A if A != 0.0 else 0.0) - a / 3.0]
+    elif abs(d2) > 1e-14 * scale:
+        disc = d1 * d1 - 4.0 * d2 * c1
+        if disc < 0:
+            return 0.0
+        sq = math.sqrt(disc)
+        cands = [(-d1 + sq) / (2.0 * d2), (-d1 - sq) / (2.0 * d2)]
+    elif d1 != 0.0:
+        cands = [-c1 / d1]
+    else:
         return 0.0
-    vals = np.polynomial.polynomial.polyval(ts, coef)
-    return float(ts[int(np.argmin(vals))])
+    best, best_val = 0.0, 0.0  # compare φ(t) − φ(0): c0 may swamp the decrease
+    for t in cands:
+        for _ in range(2):  # Newton polish on φ'
+            dd = d1 + t * (2.0 * d2 + t * 3.0 * d3)
+            if dd == 0.0:
+                break
+            t -= (c1 + t * (d1 + t * (d2 + t * d3))) / dd
+        if t > 0 and math.isfinite(t):
+            val = t * (c1 + t * (c2 + t * (c3 + t * c4)))
+            if val < best_val:
+                best, best_val = t, val
+    return best
 
 
 def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
@@ -245,17 +272,14 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
             gtol = max(min(inner_rtol * scale / sigma,
                            inner_rtol * sigma * float(np.linalg.norm(pt.r)) * nU),
                        0.1 * tol * scale / nU)
-            S_mem: list[np.ndarray] = []
-            Y_mem: list[np.ndarray] = []
-            rho: list[float] = []
+            mem = _LBFGS(pt.G.size, MEMORY)
             interrupted = False
-            while float(np.linalg.norm(pt.G)) > gtol and k < max_iter:
-                D = _two_loop(pt.G, S_mem, Y_mem, rho)
-                slope = float(np.vdot(pt.G, D))
-                if not slope < 0:
-                    S_mem.clear(), Y_mem.clear(), rho.clear()
+            gtol_sq = gtol * gtol
+            while float(np.vdot(pt.G, pt.G)) > gtol_sq and k < max_iter:
+                D = mem.direction(pt.G)
+                if not float(np.vdot(pt.G, D)) < 0:
+                    mem.clear()
                     D = -pt.G
-                    slope = -float(np.vdot(D, D))
                 U, r = pt.U, pt.r
                 a1, a2 = op.forward2(U @ D.T + D @ U.T, D @ D.T)
                 if C is None:
@@ -264,12 +288,11 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
                     CD = C @ D
                     c1, c2 = 2.0 * float(np.vdot(CD, U)), float(np.vdot(CD, D))
                 w = y - sigma * r
-                coef = np.array([
-                    pt.value(y, sigma),
-                    c1 - float(w @ a1),
-                    c2 - float(w @ a2) + 0.5 * sigma * float(a1 @ a1),
-                    sigma * float(a1 @ a2),
-                    0.5 * sigma * float(a2 @ a2)])
+                coef = (pt.value(y, sigma),
+                        c1 - float(w @ a1),
+                        c2 - float(w @ a2) + 0.5 * sigma * float(a1 @ a1),
+                        sigma * float(a1 @ a2),
+                        0.5 * sigma * float(a2 @ a2))
                 t = _quartic_step(coef)
                 k += 1
                 if t == 0.0:
@@ -277,12 +300,7 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
                 s = t * D
                 new = _evaluate(op, b, C, U + s, r + t * a1 + (t * t) * a2, y, sigma)
                 passes += 2
-                yk = new.G - pt.G
-                sy = float(np.vdot(s, yk))
-                if sy > 1e-12 * float(np.vdot(yk, yk)):
-                    if len(S_mem) == MEMORY:
-                        S_mem.pop(0), Y_mem.pop(0), rho.pop(0)
-                    S_mem.append(s), Y_mem.append(yk), rho.append(1.0 / sy)
+                mem.push(s, new.G - pt.G)
                 pt = new
                 if k % record_every == 0:
                     if row():
@@ -351,22 +369,49 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
                         "outer": outer, "tol": tol, "method": "sdp-bm"})
 
 
-def _two_loop(G: np.ndarray, S_mem, Y_mem, rho) -> np.ndarray:
-    """−H G by the L-BFGS two-loop recursion (Nocedal & Wright, Alg. 7.4), H₀ = γI with
-    γ = sᵀy/yᵀy of the newest pair."""
-    q = G.copy()
-    alpha = []
-    for s, yk, rh in zip(reversed(S_mem), reversed(Y_mem), reversed(rho), strict=True):
-        a = rh * float(np.vdot(s, q))
-        alpha.append(a)
-        q -= a * yk
-    if S_mem:
-        q *= 1.0 / (rho[-1] * float(np.vdot(Y_mem[-1], Y_mem[-1])))
-    for (s, yk, rh), a in zip(zip(S_mem, Y_mem, rho, strict=True), reversed(alpha),
-                              strict=True):
-        bcoef = rh * float(np.vdot(yk, q))
-        q += (a - bcoef) * s
-    return -q
+class _LBFGS:
+    """L-BFGS memory of the last `size` pairs (s_i, y_i) with sᵢᵀyᵢ > 0, and −H g by the
+    two-loop recursion (Nocedal & Wright, Alg. 7.4; H₀ = γI, γ = sᵀy/yᵀy of the newest pair)
+    written with the k×k matrix SYᵀ: each of the two scalar recursions is a triangular solve,
+    and the n-vector work is four GEMVs, S g, Y q, Yᵀα and Sᵀ(α − β)."""
+
+    def __init__(self, n: int, size: int) -> None:
+        self.S = np.empty((size, n))
+        self.Y = np.empty((size, n))
+        self.size, self.k = size, 0
+
+    def clear(self) -> None:
+        self.k = 0
+
+    def push(self, s: np.ndarray, y: np.ndarray) -> None:
+        sy = float(np.vdot(s, y))
+        if not sy > 1e-12 * float(np.vdot(y, y)):
+            return  # curvature condition fails: keep the old pairs
+        if self.k == self.size:
+            self.S[:-1] = self.S[1:]
+            self.Y[:-1] = self.Y[1:]
+            self.k -= 1
+        self.S[self.k] = s.ravel()
+        self.Y[self.k] = y.ravel()
+        self.k += 1
+
+    def direction(self, G: np.ndarray) -> np.ndarray:
+        k = self.k
+        g = G.ravel()
+        if k == 0:
+            return -G
+        S, Y = self.S[:k], self.Y[:k]
+        SY = S @ Y.T  # SY[i, j] = s_iᵀ y_j; its diagonal is 1/ρ_i
+        # first loop, α_i = ρ_i s_iᵀ(g − Σ_{j>i} α_j y_j):  triu(SY) α = S g
+        alpha = dtrtrs(SY, S @ g, lower=0)[0]
+        gamma = SY[k - 1, k - 1] / float(np.vdot(Y[-1], Y[-1]))
+        q = gamma * (g - alpha @ Y)
+        # second loop, β_i = ρ_i y_iᵀ(q + Σ_{j<i} (α_j − β_j) s_j):
+        # tril(SYᵀ) β = Y q + tril(SYᵀ, −1) α
+        L = SY.T
+        beta = dtrtrs(L, Y @ q + np.tril(L, -1) @ alpha, lower=1)[0]
+        r = q + (alpha - beta) @ S
+        return -r.reshape(G.shape)
 
 
 def default_rank(d: int, m: int) -> int:
