@@ -220,3 +220,34 @@ def test_max_iter_budget_stops_uncertified(rng):
     res = sdp_bm(P, max_iter=5)
     assert res.stop is StopCode.MAX_ITER and not res.info["certified"]
     assert res.iterations == 5
+
+
+def test_cli_sdp_bm_writes_a_certified_result(tmp_path, rng):
+    from typer.testing import CliRunner
+
+    from lowranklab.cli import app
+    from lowranklab.problems import Problem
+
+    P, W, _ = planted_certificate_instance(10, 24, 3, rng)
+    path = tmp_path / "PROBLEM.npz"
+    Problem(P.operator(), P.b).save(path)
+    out = tmp_path / "R.npz"
+    r = CliRunner().invoke(app, ["solve", str(path), "--solver", "sdp-bm", "--out", str(out),
+                                 "--tol", "1e-8", "-q"])
+    assert r.exit_code == 0, r.output
+    with np.load(out, allow_pickle=False) as z:
+        assert str(z["stop_code"]) == "converged" and bool(z["certified"])
+        assert abs(float(z["objective"]) - np.sum(W * W)) <= 1e-7 * np.sum(W * W)
+        np.testing.assert_allclose(z["U"] @ z["U"].T, z["X"], atol=1e-12)
+        assert float(z["lambda_min"]) >= -1e-8 and z["multipliers"].shape == (24,)
+    # a cost matrix C stored next to A and b
+    with np.load(path, allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    C = _cost(10, rng)
+    np.savez(path, **data, C=C)
+    r = CliRunner().invoke(app, ["solve", str(path), "--solver", "sdp-bm", "--out", str(out),
+                                 "-q"])
+    assert r.exit_code == 0, r.output
+    with np.load(out, allow_pickle=False) as z:
+        assert bool(z["certified"])
+        assert float(z["objective"]) == pytest.approx(float(np.sum((C @ z["U"]) * z["U"])))

@@ -50,6 +50,7 @@ class SolverKind(str, Enum):
     merit_euler = "merit-euler"
     merit_bfgs = "merit-bfgs"
     sdp = "sdp"  # convex baseline (cvxpy)
+    sdp_bm = "sdp-bm"  # Burer–Monteiro augmented Lagrangian (SDPLR), certified
     glrl = "glrl"  # glrl2021 Algorithm 1
 
 
@@ -129,6 +130,14 @@ def solve(
             raise ValueError(f"--step must be > 0, got {step}")
         if noise is not None and solver not in (SolverKind.noisy_gd, SolverKind.perturbed_gd):
             raise ValueError("--noise applies to --solver noisy-gd or perturbed-gd only")
+        if solver is SolverKind.sdp_bm:  # min ⟨C, X⟩ s.t. A(X) = b, X ⪰ 0
+            from lowranklab.solvers.sdp_bm_cli import solve_sdp_bm
+
+            msg = solve_sdp_bm(problem, out, rank=rank, tol=tol, max_iter=max_iter, seed=seed,
+                               progress=not quiet)
+            if not quiet:
+                typer.echo(f"{msg}\nwrote {out}")
+            return
         if solver in MIN_NORM_SOLVERS:  # min ‖U‖²_F s.t. A(UUᵀ) = b: its own file handling
             from lowranklab.solvers.min_norm_cli import solve_min_norm
 
