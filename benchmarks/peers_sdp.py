@@ -26,7 +26,7 @@ load; times are medians over `repeats`, except that a peer whose first solve too
 `SLOW_S` seconds is not repeated (its `reference_repeats` says so). `--scale` adds records
 `sdp_bm_solve_d{d}` (ours only: the convex solvers' cost grows like d⁶, Clarabel needed
 1.6 GB and 2 min at d = 100). `--memory` adds `*_maxrss_bytes`: one more solve of each in a
-fresh subprocess, its peak resident memory (ru_maxrss of the child, instance included).
+fresh subprocess, its peak resident memory (VmHWM of the child, instance included).
 
 `sdp_records` is the function a suite calls; `ours_sdp_bm(P, opt, budget, seed)` returns the
 fields of one timed run (seconds, iterations, reached, final, extra) for a caller's own table.
@@ -224,7 +224,21 @@ def _one(which: str, d: int, seed: int) -> dict:
         from lowranklab.solvers.convex import min_trace_psd
 
         min_trace_psd(P.operator(), P.b, solver=PEERS[which][0], eps=SCS_EPS)
-    return {"maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+    return {"maxrss_bytes": _peak_rss()}
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory in bytes: VmHWM of /proc/self/status on Linux
+    (ru_maxrss is not reset by execve, so a child started from a big parent would report the
+    parent's peak), ru_maxrss elsewhere."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _progress(what: str, run: dict) -> None:
