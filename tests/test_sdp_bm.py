@@ -251,3 +251,20 @@ def test_cli_sdp_bm_writes_a_certified_result(tmp_path, rng):
     with np.load(out, allow_pickle=False) as z:
         assert bool(z["certified"])
         assert float(z["objective"]) == pytest.approx(float(np.sum((C @ z["U"]) * z["U"])))
+
+
+def test_infeasible_and_unbounded_sdps_stop_with_a_reason():
+    from lowranklab.problems.min_norm import MinNormFactorization
+
+    d = 5
+    # tr X = −1 has no PSD solution: the penalty grows, feasibility never falls
+    P = MinNormFactorization(np.stack([np.eye(d), np.diag(np.arange(d) * 1.0)]),
+                             np.array([-1.0, 2.0]))
+    res = sdp_bm(P, max_iter=20_000)
+    assert res.stop is StopCode.STALLED and "infeasible" in res.message
+    assert not res.info["certified"]
+    # min −tr X s.t. X₁₁ = 1 is unbounded below
+    A = np.zeros((1, d, d))
+    A[0, 0, 0] = 1.0
+    res = sdp_bm(MinNormFactorization(A, np.array([1.0])), C=-np.eye(d), max_iter=20_000)
+    assert res.stop is StopCode.DIVERGED and "unbounded" in res.message

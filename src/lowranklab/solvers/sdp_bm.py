@@ -57,6 +57,8 @@ Callback = Callable[[mon.State], bool | None]
 FEAS_REDUCTION = 0.25  # SDPLR's η: σ is kept when ‖r‖ fell below η·(previous ‖r‖)
 PENALTY_GROWTH = 10.0  # SDPLR's γ: σ ← γσ otherwise
 MEMORY = 10  # L-BFGS pairs
+BLOWUP = 1e12  # ‖U‖²_F above BLOWUP·max(1, ‖U₀‖²_F): diverged (unbounded SDP?)
+SIGMA_MAX = 1e10  # σ above SIGMA_MAX·σ₀ with ‖r‖ still stalling: stalled (infeasible SDP?)
 
 
 class PackedSymmetricOperator:
@@ -197,7 +199,11 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
     stops at ‖∇_U L_σ‖_F ≤ inner_rtol·max(1, |⟨C, X⟩|)/σ (SDPLR's ρ_c/σ rule) or at the
     certificate's tolerance. max_iter counts inner iterations (each two passes over A).
 
-    Returns `Result` with X = LowRank(U, U), stop CONVERGED when certified, and info: `U`,
+    Stops: CONVERGED when certified; STALLED when σ passed SIGMA_MAX·σ₀ without ‖r‖ falling
+    (infeasible constraints?); DIVERGED when ‖U‖²_F passed BLOWUP·max(1, ‖U₀‖²_F) (an SDP
+    unbounded below?); MAX_ITER, BUDGET, INTERRUPTED.
+
+    Returns `Result` with X = LowRank(U, U), and info: `U`,
     `multipliers` ŷ, `certificate` (the `Certificate`), `certified`, `sigma`, `rank`, `outer`.
     counts: iterations, outer, passes (over A), multiplier_updates, penalty_increases.
     """
@@ -244,6 +250,7 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
         pt = _evaluate(op, b, C, pt.U, pt.r, y, sigma)
         passes += 1
     trace = Trace()
+    u_limit = BLOWUP * max(1.0, float(np.vdot(pt.U, pt.U)))
     k = outer = n_mult = n_pen = 0
     ref_feas = math.inf
     stop, message = StopCode.MAX_ITER, f"max_iter = {max_iter} inner iterations"
@@ -274,7 +281,7 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
                            inner_rtol * sigma * float(np.linalg.norm(pt.r)) * nU),
                        0.1 * tol * scale / nU)
             mem = _LBFGS(pt.G.size, MEMORY)
-            interrupted = False
+            interrupted = diverged = False
             gtol_sq = gtol * gtol
             while float(np.vdot(pt.G, pt.G)) > gtol_sq and k < max_iter:
                 D = mem.direction(pt.G)
@@ -304,6 +311,9 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
                 passes += 2
                 mem.push(s, new.G - pt.G)
                 pt = new
+                if not float(np.vdot(pt.U, pt.U)) <= u_limit:
+                    diverged = True
+                    break
                 if k % record_every == 0:
                     if row():
                         interrupted = True
@@ -331,8 +341,16 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
                     f"certified: λ_min(C − A*(y)) = {cert.lambda_min:.2e} ≥ −{tol:g}, "
                     f"dual gap {cert.dual_gap:.2e}, ‖r‖ = {cert.feasibility:.2e}")
                 break
-            if not (np.all(np.isfinite(pt.U)) and math.isfinite(pt.obj)):
-                stop, message = StopCode.DIVERGED, f"non-finite iterate after outer {outer}"
+            if diverged or not (np.all(np.isfinite(pt.U)) and math.isfinite(pt.obj)):
+                stop, message = StopCode.DIVERGED, (
+                    f"‖U‖²_F = {float(np.vdot(pt.U, pt.U)):.3g} passed {BLOWUP:g}·max(1, ‖U₀‖²_F)"
+                    f" (or a non-finite iterate): the SDP may be unbounded below")
+                break
+            if sigma > SIGMA_MAX * sigma0:
+                stop, message = StopCode.STALLED, (
+                    f"the penalty σ grew {SIGMA_MAX:g}-fold and ‖A(UUᵀ) − b‖ = "
+                    f"{np.linalg.norm(pt.r):.3g} still did not fall: the constraints may be "
+                    f"infeasible")
                 break
             if k >= max_iter:
                 break
