@@ -13,8 +13,9 @@ and the method alternates
 1. an inner L-BFGS minimisation of L_σ(·, y) in U, with the *exact* line search of SDPLR
    (Sec. 5): along U + tD, A((U + tD)(U + tD)ᵀ) = r + t a₁ + t² a₂ + b with
    a₁ = A(UDᵀ + DUᵀ), a₂ = A(DDᵀ), so L_σ(U + tD, y) is a quartic in t, minimised in closed
-   form. One iteration therefore reads A twice: a₁, a₂ in one two-column pass, and
-   A*(y − σ r) for the next gradient (the new residual is the polynomial, no extra pass);
+   form. One iteration therefore reads A three times: a₁ and a₂ (two GEMVs), and
+   A*(y − σ r) for the next gradient; the new residual is the polynomial r + ta₁ + t²a₂, no
+   extra pass. (A backtracking search pays a forward and an adjoint pass per trial point.)
 2. the multiplier update y ← y − σ r(U), and the penalty increase σ ← γσ when ‖r‖ did not
    fall below η times its value at the previous outer iteration (SDPLR's η = 1/4, γ = 10).
 
@@ -22,16 +23,15 @@ At an inner stationary point 2(C − A*(ŷ))U ≈ 0 with ŷ = y − σ r, so ŷ 
 S = C − A*(ŷ) the dual slack. The solver stops when the SDP dual certificate (eftekhari2021
 eq. (4), `MinNormFactorization.certificate`, here with cost C) holds: λ_min(S) ≥ −tol,
 |⟨C, X⟩ − bᵀŷ| ≤ tol·max(1, |⟨C, X⟩|) and ‖r‖ ≤ tol·max(1, |⟨C, X⟩|); by weak duality
-X = UUᵀ is then the global optimum of the SDP to that tolerance, which no convex solver's
-status flag tells the user more precisely.
+X = UUᵀ is then the global optimum of the SDP to that tolerance.
 
 The rank p defaults to the Pataki bound plus one, p = r_max(m) + 1 with r_max(r_max + 1)/2 ≤ m
-(every SDP with m constraints has an optimum of rank ≤ r_max, and for p > r_max a
-rank-deficient second-order point of L is optimal; Burer & Monteiro 2005, Boumal, Voroninski &
-Bandeira 2016), capped at d.
+(every feasible bounded SDP with m constraints has an optimum of rank ≤ r_max, and a
+rank-deficient local minimiser of the factored problem is optimal, Burer & Monteiro 2005,
+Math. Program. 103; the certificate checks optimality in any case), capped at d.
 
 The symmetric A_i are stored by their upper triangles (m × d(d+1)/2, half the bytes of
-(m, d²)), since every pass over A is memory-bound. Trace rows (no SVD) are written only every
+(m, d²)), since the passes over A dominate the cost. Trace rows (no SVD) are written only every
 `record_every` inner iterations and at the end of every outer iteration.
 """
 
@@ -196,8 +196,10 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
     Gaussian from `seed`, scaled so that ‖A(U0U0ᵀ)‖ = ‖b‖). tol: the certificate tolerance
     (`Certificate.certifies(tol)`), checked at the end of every outer iteration. sigma0: the
     first penalty (default max(1, |⟨C, X₀⟩|)/max(1, ‖r₀‖)²·10). inner_rtol: the inner L-BFGS
-    stops at ‖∇_U L_σ‖_F ≤ inner_rtol·max(1, |⟨C, X⟩|)/σ (SDPLR's ρ_c/σ rule) or at the
-    certificate's tolerance. max_iter counts inner iterations (each two passes over A).
+    stops at ‖∇_U L_σ‖_F ≤ max(min(ρ s/σ, ρ σ‖r‖‖U‖_F), 0.1 tol·s/‖U‖_F) with ρ = inner_rtol,
+    s = max(1, |⟨C, X⟩|): SDPLR's ρ_c/σ rule, tightened in proportion to the multiplier step
+    σ‖r‖ as the iterates become feasible, down to what the certificate needs. max_iter counts
+    inner iterations (each three GEMV passes over A).
 
     Stops: CONVERGED when certified; STALLED when σ passed SIGMA_MAX·σ₀ without ‖r‖ falling
     (infeasible constraints?); DIVERGED when ‖U‖²_F passed BLOWUP·max(1, ‖U₀‖²_F) (an SDP
@@ -205,7 +207,8 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
 
     Returns `Result` with X = LowRank(U, U), and info: `U`,
     `multipliers` ŷ, `certificate` (the `Certificate`), `certified`, `sigma`, `rank`, `outer`.
-    counts: iterations, outer, passes (over A), multiplier_updates, penalty_increases.
+    counts: iterations, outer, passes (GEMV passes over A), multiplier_updates,
+    penalty_increases.
     """
     if not isinstance(problem, MinNormFactorization):
         raise TypeError(f"problem must be a MinNormFactorization, got {type(problem).__name__}")
@@ -308,7 +311,7 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
                     break  # no decrease along D in floating point: the inner solve is done
                 s = t * D
                 new = _evaluate(op, b, C, U + s, r + t * a1 + (t * t) * a2, y, sigma)
-                passes += 2
+                passes += 3
                 mem.push(s, new.G - pt.G)
                 pt = new
                 if not float(np.vdot(pt.U, pt.U)) <= u_limit:
@@ -328,7 +331,7 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
             outer += 1
             # -- certificate at ŷ = y − σ r (exact residual: one pass) ----------------------
             pt = _evaluate(op, b, C, pt.U, None, y, sigma)
-            passes += 2
+            passes += 4  # this exact evaluation, and the certificate's residual and A*(ŷ)
             yhat = y - sigma * pt.r
             cert = problem.certificate(pt.U, lam=yhat, C=C)
             certified = cert.certifies(tol)
