@@ -329,7 +329,7 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
                     if time_budget is not None and now - t0 > time_budget:
                         break
             outer += 1
-            # -- certificate at ŷ = y − σ r (exact residual: one pass) ----------------------
+            # -- certificate at ŷ = y − σ r, from the exact residual -------------------------
             pt = _evaluate(op, b, C, pt.U, None, y, sigma)
             passes += 4  # this exact evaluation, and the certificate's residual and A*(ŷ)
             yhat = y - sigma * pt.r
