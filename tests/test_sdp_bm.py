@@ -268,3 +268,17 @@ def test_infeasible_and_unbounded_sdps_stop_with_a_reason():
     A[0, 0, 0] = 1.0
     res = sdp_bm(MinNormFactorization(A, np.array([1.0])), C=-np.eye(d), max_iter=20_000)
     assert res.stop is StopCode.DIVERGED and "unbounded" in res.message
+
+
+def test_peer_benchmark_records_at_a_small_size():
+    """The benchmark's record schema and its accuracy checks (benchmarks/peers_sdp.py)."""
+    pytest.importorskip("cvxpy")
+    from benchmarks.peers_sdp import TOL, sdp_records
+
+    recs = sdp_records((8,), repeats=1)
+    assert [r["name"] for r in recs] == ["sdp_vs_cvxpy_scs_d8", "sdp_vs_cvxpy_clarabel_d8"]
+    for r in recs:
+        assert r["ratio"] == pytest.approx(r["ours_s"] / r["reference_s"])
+        assert r["ours_reached"] and r["ours_extra"]["certified"] and r["reference_reached"]
+        assert r["ours_final"] <= TOL and r["ours_extra"]["feasibility"] <= TOL
+        assert r["opt_lower"] <= r["opt"] * (1 + 1e-12) and r["opt"] - r["opt_lower"] <= 1e-6
