@@ -402,6 +402,7 @@ class _LBFGS:
         self.S = np.empty((size, n))
         self.Y = np.empty((size, n))
         self.size, self.k = size, 0
+        self._lower = [np.tri(k, k, -1) for k in range(size + 1)]  # strictly lower masks
 
     def clear(self) -> None:
         self.k = 0
@@ -432,7 +433,7 @@ class _LBFGS:
         # second loop, β_i = ρ_i y_iᵀ(q + Σ_{j<i} (α_j − β_j) s_j):
         # tril(SYᵀ) β = Y q + tril(SYᵀ, −1) α
         L = SY.T
-        beta = dtrtrs(L, Y @ q + np.tril(L, -1) @ alpha, lower=1)[0]
+        beta = dtrtrs(L, Y @ q + (L * self._lower[k]) @ alpha, lower=1)[0]
         r = q + (alpha - beta) @ S
         return -r.reshape(G.shape)
 
