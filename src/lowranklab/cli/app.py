@@ -54,7 +54,9 @@ class SolverKind(str, Enum):
     merit_euler = "merit-euler"
     merit_bfgs = "merit-bfgs"
     sdp = "sdp"  # convex baseline (cvxpy)
+    sdp_bm = "sdp-bm"  # Burer–Monteiro augmented Lagrangian (SDPLR), certified
     glrl = "glrl"  # glrl2021 Algorithm 1
+    scaled_gd = "scaled-gd"  # ScaledGD (Tong, Ma & Chi 2021) with the exact line search
 
 
 def _print_version(value: bool) -> None:

@@ -87,8 +87,12 @@ def solve_factored(problem, *, model: str, rank: int, mu: float, solver: str, in
         theta0 = initialize(par, init, rng, norm=init_norm, rank=init_rank, op=problem.op,
                             b=problem.b)
     obj = Objective(problem.loss(), par)
-    if solver == "gd":
-        res = gradient_descent(obj, theta0, step=step, line_search=line_search,
+    if solver in ("gd", "scaled-gd"):
+        tol = "auto" if tol is None and gtol is None else tol  # the engine's default stop
+        scaled = solver == "scaled-gd"
+        res = gradient_descent(obj, theta0, step=step,
+                               line_search="exact" if scaled and step is None else line_search,
+                               direction="scaled" if scaled else "gradient",
                                max_iter=max_iter, tol=tol, gtol=gtol, truth=problem.truth,
                                progress=progress)
     else:
@@ -120,6 +124,7 @@ def solve_problem(problem, rank: int, *, step_rule: str = "fixed", init: str = "
     man = manifold_for(problem.shape, int(rank), symmetric=bool(problem.symmetric))
     rng = np.random.default_rng(seed)
     x0 = initial_point(man, init, rng, norm=init_norm, op=problem.op, b=problem.b)
+    tol = "auto" if tol is None and gtol is None else tol  # the engine's default stop
     res = riemannian_gradient_descent(problem.loss(), man, x0, step=step, step_rule=step_rule,
                                       line_search=line_search, max_iter=max_iter, tol=tol,
                                       gtol=gtol, truth=problem.truth, progress=progress)
@@ -158,14 +163,15 @@ def solve_problem_glrl(problem, *, epsilon: float = 1e-7, step: float | None = N
 # ---------------------------------------------------------------------------------------------
 # `lowranklab solve`: every option checked against the solver before any work starts
 
-FACTORED = ("gd", "noisy-gd", "perturbed-gd")
+FACTORED = ("gd", "scaled-gd", "noisy-gd", "perturbed-gd")
 MIN_NORM = ("merit", "merit-euler", "merit-bfgs")
-MODELS = {"gd": ("sym", "asym"), "noisy-gd": ("sym", "asym"), "perturbed-gd": ("sym", "asym"),
-          "rgd": ("fixed-rank",), "glrl": ("sym",), "merit": ("sym",),
-          "merit-euler": ("sym",), "merit-bfgs": ("sym",), "sdp": ("sym",)}
+MODELS = {"gd": ("sym", "asym"), "scaled-gd": ("sym", "asym"), "noisy-gd": ("sym", "asym"),
+          "perturbed-gd": ("sym", "asym"), "rgd": ("fixed-rank",), "glrl": ("sym",),
+          "merit": ("sym",), "merit-euler": ("sym",), "merit-bfgs": ("sym",), "sdp": ("sym",),
+          "sdp-bm": ("sym",)}
 INITS = {"gd": ("small", "rank", "identity", "spectral"), "rgd": ("small", "identity", "spectral"),
          "merit": ("small", "rank", "identity")}
-LINE_SEARCHES = {"gd": ("constant", "armijo"), "rgd": ("constant", "armijo", "exact")}
+LINE_SEARCHES = {"gd": ("constant", "armijo", "exact"), "rgd": ("constant", "armijo", "exact")}
 STEP_RULES = ("fixed", "sigma")
 
 
@@ -198,9 +204,14 @@ def check_solve_options(*, problem: Path, out: Path, force: bool, model: str | N
         checks.not_given({"--rank": rank, "--init": init, "--init-norm": init_norm,
                           "--init-rank": init_rank, "--step": step, "--max-iter": max_iter,
                           "--seed": seed}, why)
+    if solver == "sdp-bm":
+        checks.not_given({"--init": init, "--init-norm": init_norm, "--init-rank": init_rank,
+                          "--step": step, "--line-search": line_search, "--gtol": gtol,
+                          "--mu": mu}, why + " (its own L-BFGS steps; --tol is the "
+                                             "certificate tolerance)")
     if fam != "gd":
         checks.not_given({"--init-from": init_from, "--noise": noise}, why)
-    if fam not in ("gd", "rgd"):
+    if fam not in ("gd", "rgd", "sdp-bm"):
         checks.not_given({"--tol": tol}, why + " (merit: its own ‖ΔU‖ test; glrl: gtol)")
     if fam in ("merit", "sdp"):
         checks.not_given({"--gtol": gtol}, why)
@@ -280,6 +291,11 @@ def run_solve(problem: Path, out: Path, *, force: bool = False, model: str | Non
         line_search=line_search, step_rule=step_rule, max_iter=max_iter, noise=noise,
         gamma=gamma, epsilon=epsilon, tol=tol, gtol=gtol, seed=seed)
     seed = 0 if seed is None else seed
+    if solver == "sdp-bm":  # min ⟨C, X⟩ s.t. A(X) = b, X ⪰ 0 (C from the file, default I)
+        from lowranklab.cli.sdp_bm import solve_sdp_bm
+
+        return solve_sdp_bm(problem, out, rank=rank, tol=tol, max_iter=max_iter, seed=seed,
+                            progress=progress)
     if solver in MIN_NORM or solver == "sdp":  # min ‖U‖²_F s.t. A(UUᵀ) = b
         from lowranklab.cli.min_norm import solve_min_norm
 

@@ -21,7 +21,8 @@ from lowranklab.problems.min_norm import Certificate, MinNormFactorization
 
 def sdp_dual_certificate(problem: MinNormFactorization, U: np.ndarray, **kw) -> Certificate:
     """eftekhari2021 eq. (4) at U: λ = λ(U, U); U Uᵀ solves (SDP) when I − A*(λ) ⪰ 0, the
-    dual gap ‖U‖²_F − bᵀλ vanishes and U is feasible (`Certificate.certifies`)."""
+    dual gap ‖U‖²_F − bᵀλ vanishes and U is feasible (`Certificate.certifies`). Keywords:
+    lam= (e.g. the multipliers of `solvers.sdp_bm`), ridge=, C= (a cost: C − A*(λ) ⪰ 0)."""
     return problem.certificate(U, **kw)
 
 

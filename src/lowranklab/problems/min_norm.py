@@ -325,33 +325,61 @@ class MinNormFactorization:
 
     # -- dual certificate (4) --------------------------------------------------------------------
     def certificate(self, U: np.ndarray, *, lam: np.ndarray | None = None,
-                    ridge: float = 0.0) -> Certificate:
+                    ridge: float = 0.0, C: np.ndarray | None = None) -> Certificate:
         """The SDP dual certificate built from U: λ = λ(U, U) (or the given λ).
 
         Reports ‖U‖²_F, bᵀλ, the dual gap ‖U‖²_F − bᵀλ, λ_min(I − A*(λ)), the feasibility
         ‖A(UUᵀ) − b‖ and the complementarity ‖(I − A*(λ))U‖_F. The optimality-gap bound uses
         that λ/(1 + μ), μ = max(0, −λ_min), is dual feasible, so opt(SDP) ≥ bᵀλ/(1 + μ) and
         ‖U‖²_F − opt ≤ ‖U‖²_F − bᵀλ/(1 + μ) whenever U is feasible (weak duality).
+
+        C: a symmetric cost matrix for the general SDP min ⟨C, X⟩ s.t. A(X) = b, X ⪰ 0 (default
+        I, the paper's (SDP)); then the objective is ⟨C, UUᵀ⟩, the slack C − A*(λ), and the gap
+        bound uses λ/(1 + μ/c), dual feasible when c = λ_min(C) > 0 (C − A*(λ) + (μ/c)C ⪰ 0);
+        for C not positive definite it is the plain dual gap when μ = 0 and NaN otherwise.
         """  # eftekhari2021 eq. (4)
         U = self.check_U(U)
         lam = self.multipliers(U, ridge=ridge) if lam is None else np.asarray(lam, float)
-        S = np.eye(self.d) - self.adjoint(lam)
+        if lam.shape != (self.m,):
+            raise ValueError(f"lam must have shape ({self.m},), got {lam.shape}")
+        if C is None:
+            S = np.eye(self.d) - self.adjoint(lam)
+            obj, c_min = self.objective(U), 1.0
+        else:
+            C = self.check_cost(C)
+            S = C - self.adjoint(lam)
+            obj = float(np.sum((C @ U) * U))
+            c_min = float(np.linalg.eigvalsh(C)[0])
         lmin = float(np.linalg.eigvalsh(0.5 * (S + S.T)).min())
-        obj = self.objective(U)
         dual = float(self.b @ lam)
         mu = max(0.0, -lmin)
+        if c_min > 0:
+            bound = obj - dual / (1.0 + mu / c_min)
+        else:
+            bound = obj - dual if mu == 0 else math.nan
         return Certificate(objective=obj, dual_value=dual, dual_gap=obj - dual,
                            lambda_min=lmin, feasibility=float(np.linalg.norm(self.residual(U))),
                            complementarity=float(np.linalg.norm(S @ U)),
-                           gap_bound=obj - dual / (1.0 + mu), multipliers=lam)
+                           gap_bound=bound, multipliers=lam)
+
+    def check_cost(self, C: np.ndarray, name: str = "C") -> np.ndarray:
+        """A finite symmetric d×d cost matrix (as float64)."""
+        C = np.asarray(C, dtype=float)
+        if C.shape != (self.d, self.d):
+            raise ValueError(f"{name} must have shape ({self.d}, {self.d}), got {C.shape}")
+        if not np.all(np.isfinite(C)):
+            raise ValueError(f"{name} must have finite entries")
+        if not np.allclose(C, C.T, atol=1e-12 * max(float(np.abs(C).max()), 1.0), rtol=0):
+            raise ValueError(f"{name} must be symmetric (⟨C, X⟩ only sees (C + Cᵀ)/2)")
+        return 0.5 * (C + C.T)
 
 
 @dataclass
 class Certificate:
-    objective: float  # ‖U‖²_F
+    objective: float  # ‖U‖²_F (⟨C, UUᵀ⟩ for a cost matrix C)
     dual_value: float  # bᵀλ
     dual_gap: float  # ‖U‖²_F − bᵀλ
-    lambda_min: float  # λ_min(I − A*(λ)); ≥ 0 means λ is dual feasible
+    lambda_min: float  # λ_min(I − A*(λ)) (or of C − A*(λ)); ≥ 0 means λ is dual feasible
     feasibility: float  # ‖A(UUᵀ) − b‖₂
     complementarity: float  # ‖(I − A*(λ))U‖_F
     gap_bound: float  # upper bound on ‖U‖²_F − opt(SDP) when U is feasible
