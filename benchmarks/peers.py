@@ -38,7 +38,8 @@ cvxpy (`min_trace_psd`: SCS with eps 1e-8, Clarabel with gap and feasibility tol
 1e-8) and their time is the wall time of the whole solve (canonicalization included, what a
 user waits). Ours stops
 at the first iterate that meets both tolerances and then checks the dual certificate
-λ_min(I − A*(λ)) ≥ −1e-6 (`certificate_ok`).
+λ_min(I − A*(λ)) ≥ −1e-6 (`certificate_ok`); repeat i starts from the Gaussian U₀ of seed + i,
+so its median is over starting points too.
 
 Generation (`completion_generate_*`): seconds for `completion_problem` with 8·10⁶ entries.
 
@@ -443,11 +444,12 @@ def _progress(what: str, run: Run) -> None:
 
 
 def run_peers(repeats: int, budget: float, seed: int, only_n: list[int] | None,
-              only_d: list[int] | None, scale: list[tuple[int, int]]) -> list[dict]:
+              only_d: list[int] | None, scale: list[tuple[int, int]],
+              only_peer: list[str] | None = None) -> list[dict]:
     records: list[dict] = []
     for n, frac in COMPLETION:
         if only_n is None or n in only_n:
-            records += bench_completion_ttol(n, frac, repeats, budget, seed)
+            records += bench_completion_ttol(n, frac, repeats, budget, seed, only_peer)
     if available("cvxpy"):
         for d in SDP_D:
             if only_d is None or d in only_d:

@@ -168,6 +168,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     help="peers: seconds per solver run before it counts as not reached")
     ap.add_argument("--only-n", type=int, nargs="+", help="peers: only these completion n")
     ap.add_argument("--only-d", type=int, nargs="+", help="peers: only these SDP d")
+    ap.add_argument("--only-peer", nargs="+", choices=sorted(peers.PEERS_COMPLETION),
+                    help="peers: only these completion peers")
     args = ap.parse_args(argv)
     if args.suite == "peers":
         return _peers(args)
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 def _peers(args) -> list[dict]:
     records = peers.run_peers(3 if args.repeats is None else args.repeats, args.budget, args.seed,
-                              args.only_n, args.only_d, peers.SCALE)
+                              args.only_n, args.only_d, peers.SCALE, args.only_peer)
     peers.print_table(records)
     _write(args, records, peers.env())
     return records
