@@ -25,7 +25,9 @@ outside the timings (`init_s` in the record). Peers get their best honest config
   the sparse Euclidean gradient A*(A(X) − b) projected by `manifold.projection` (never a dense
   n×n matrix), A(·) evaluated by our compiled sampled dot product, and the residual of the
   last point cached so that a gradient after a cost evaluation at the same point costs no
-  extra pass.
+  extra pass. (Pymanopt's CG transports its direction with `projection(embedding(·))`, and
+  `_apply_ambient` evaluates U S Vᵀ Z left to right, forming a dense n×n matrix: O(n² r) per
+  iteration, its own cost, which dominates at n = 5000; SteepestDescent does not transport.)
 * plain ALS (`benchmarks/als.py`), exact row-wise least squares, same spectral V₀.
 * fancyimpute `SoftImpute(max_rank=r)` from its zero fill, with a shrinkage of 1e-8·σ₁(A*(b))
   instead of its default σ₁/50 (which biases the fixed point to ~5e-2 relative error).
@@ -46,6 +48,8 @@ Generation (`completion_generate_*`): seconds for `completion_problem` with 8·1
 Scaling (`completion_scale_n*`): ms per GD step (balanced UVᵀ, `gd_step` of `benchmarks.run`),
 ns per observed entry × rank, and the peak memory of generating the instance and taking one
 step (tracemalloc, NumPy and SciPy allocations; `maxrss_bytes` is the process high-water mark).
+`*_cpu_*` fields are this process's CPU time (`time.process_time`), which other processes on a
+loaded machine do not inflate the way they inflate wall time.
 
 Our configurations are the table `OURS` below (one line each); a new step rule of the engine
 is one more line there.
@@ -397,9 +401,9 @@ def bench_scale(n: int, m: int, repeats: int, seed: int) -> dict:
     from lowranklab.operators.kernels import backend
 
     tracemalloc.start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     prob = completion_problem(n, n, RANK, m / (n * n), np.random.default_rng(seed))
-    gen_s = time.perf_counter() - t0
+    gen_s, gen_cpu = time.perf_counter() - t0, time.process_time() - c0
     gen_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.reset_peak()
     held = tracemalloc.get_traced_memory()[0]
@@ -410,10 +414,13 @@ def bench_scale(n: int, m: int, repeats: int, seed: int) -> dict:
     step()
     step_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
+    c0 = time.process_time()
     ((med, mn, rounds),) = timings([step], repeats)
+    step_cpu = (time.process_time() - c0) / (rounds + 1)  # + the warm-up step
     return {"name": f"completion_scale_n{n}_m{m}", "kind": "completion_scale", "n": n,
             "m": prob.op.m, "rank": RANK, "index_dtype": str(prob.op.rows.dtype),
-            "backend": backend(), "generate_s": gen_s, "step_ms": 1e3 * med,
+            "backend": backend(), "generate_s": gen_s, "generate_cpu_s": gen_cpu,
+            "step_ms": 1e3 * med, "step_cpu_ms": 1e3 * step_cpu,
             "step_min_ms": 1e3 * mn, "repeats": rounds,
             "ns_per_entry_rank": 1e9 * med / (prob.op.m * RANK),
             "peak_generate_bytes": int(gen_peak), "instance_bytes": int(held),
@@ -446,6 +453,7 @@ def _progress(what: str, run: Run) -> None:
 def run_peers(repeats: int, budget: float, seed: int, only_n: list[int] | None,
               only_d: list[int] | None, scale: list[tuple[int, int]],
               only_peer: list[str] | None = None) -> list[dict]:
+    load0 = os.getloadavg()[0]
     records: list[dict] = []
     for n, frac in COMPLETION:
         if only_n is None or n in only_n:
@@ -459,6 +467,8 @@ def run_peers(repeats: int, budget: float, seed: int, only_n: list[int] | None,
     for n, m in scale:
         if only_n is None or n in only_n:
             records.append(bench_scale(n, m, max(repeats, 3), seed))
+    for r in records:
+        r["loadavg_1min_start"] = load0
     return records
 
 
@@ -472,8 +482,8 @@ def print_table(records: list[dict]) -> None:
         if r["kind"] == "completion_scale":
             print(f"{r['name']:<44}{'gd step':>13}{r['step_ms']:>9.2f}ms"
                   f"{r['ns_per_entry_rank']:>8.2f} ns/(entry·r)  peak "
-                  f"{r['peak_step_bytes'] / 2**30:.2f} GiB step, "
-                  f"{r['peak_generate_bytes'] / 2**30:.2f} GiB generate")
+                  f"{r['peak_step_bytes'] / 2**20:.0f} MiB step, "
+                  f"{r['peak_generate_bytes'] / 2**20:.0f} MiB generate")
             continue
         print(f"{r['name']:<44}{r['ours']:>13}{r['ours_s']:>10.2f}{r['reference_s']:>10.2f}"
               f"{r['ratio']:>8.3f}  {'y' if r['ours_reached'] else 'n'}/"
