@@ -35,7 +35,7 @@ class EntrySampling(MeasurementOperator):
             raise ValueError(f"indices out of range for shape {(d1, d2)}")
         # int32 indices where every index and every CSR offset fits (half the memory traffic
         # of int64 in each pass over the observations); int64 otherwise.
-        idx = np.int32 if max(d1, d2, rows.size) <= np.iinfo(np.int32).max else np.int64
+        idx = _index_dtype(d1, d2, rows.size)
         self.rows = rows.astype(idx)
         self.cols = cols.astype(idx)
         self.shape_in = (d1, d2)
@@ -49,7 +49,7 @@ class EntrySampling(MeasurementOperator):
         del flat
         self._order = order
         sorted_rows = self.rows if order is None else self.rows[order]
-        self._indptr = np.searchsorted(sorted_rows, np.arange(d1 + 1)).astype(idx)
+        self._indptr = np.searchsorted(sorted_rows, np.arange(d1 + 1, dtype=idx)).astype(idx)
         self._indices = self.cols if order is None else self.cols[order]
         self._buffers: list[np.ndarray] = []  # sampled_dot's gather buffers, reused
 
@@ -99,7 +99,9 @@ def uniform_entries(
     if not 1 <= m <= d1 * d2:
         raise ValueError(f"m must be in [1, {d1 * d2}], got {m}")
     flat = sample_distinct(d1 * d2, m, rng)
-    rows, cols = np.divmod(flat, d2)
+    idx = _index_dtype(d1, d2, m)  # convert one array at a time: peak ≈ 3 int64 arrays of m
+    rows = (flat // d2).astype(idx)
+    cols = (flat % d2).astype(idx)
     del flat
     return EntrySampling(rows, cols, shape)
 
@@ -144,6 +146,11 @@ def sample_distinct(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
     if out.size > m:
         out = np.delete(out, rng.choice(out.size, size=out.size - m, replace=False))
     return out
+
+
+def _index_dtype(d1: int, d2: int, m: int) -> type:
+    """int32 when every row, column and CSR offset fits, int64 otherwise."""
+    return np.int32 if max(d1, d2, m) <= np.iinfo(np.int32).max else np.int64
 
 
 def _sorted_unique(a: np.ndarray) -> np.ndarray:
