@@ -6,11 +6,12 @@
 Peers come from the `bench` extra (pip install 'lowranklab[bench]'): Pymanopt, fancyimpute
 (needs scikit-learn < 1.8), cvxpy with SCS and Clarabel; a peer that is not installed is
 skipped with a line on stderr. Every record has `name`, `ours` (which of our configurations),
-`ours_s`, `reference` (the peer and its configuration), `reference_s` and `ratio` =
+`ours_s`, `reference` (the peer and its configuration), `peer`, `reference_s` and `ratio` =
 ours_s / reference_s (medians over `repeats` runs, ours and the peer interleaved so that both
-see the same load), plus `*_reached`: whether that side reached the tolerance within the
-budget. When a side did not, its time is the budget it spent (a lower bound on its time to
-tolerance) and `*_final` says how far it got.
+see the same load; `name` ends in `__<ours>` for all but our default configuration), plus
+`*_reached`: whether that side reached the tolerance within the budget. When a side did not,
+its time is the budget it spent (a lower bound on its time to tolerance) and `*_final` says
+how far it got.
 
 Completion (`completion_ttol_vs_*`): a planted noiseless n×n rank-10 instance
 (`completion_problem`, singular values 1), time until ‖X − X♮‖_F/‖X♮‖_F ≤ 1e-6, checked at
@@ -20,8 +21,8 @@ O(n²), below the cost of its own SVD step. Every factored method starts from th
 point (the best rank-r approximation of A*(b)/p, rescaled, `spectral_matrix`), computed once
 outside the timings (`init_s` in the record). Peers get their best honest configuration:
 
-* Pymanopt `FixedRankEmbedded` with ConjugateGradient (Hestenes–Stiefel, its default) and
-  SteepestDescent, each with its default backtracking line search; the Riemannian gradient is
+* Pymanopt `FixedRankEmbedded` with ConjugateGradient (its defaults: Hestenes–Stiefel, adaptive
+  line search) and SteepestDescent (its default backtracking line search); the gradient is
   the sparse Euclidean gradient A*(A(X) − b) projected by `manifold.projection` (never a dense
   n×n matrix), A(·) evaluated by our compiled sampled dot product, and the residual of the
   last point cached so that a gradient after a cost evaluation at the same point costs no
@@ -286,6 +287,11 @@ def _median_run(runs: list[Run]) -> Run:
     return runs[(len(runs) - 1) // 2]
 
 
+def _name(base: str, ours: str, table: dict) -> str:
+    """The record name: `base` for our default (the table's first entry), base__ours else."""
+    return base if ours == next(iter(table)) else f"{base}__{ours}"
+
+
 def _record(name: str, ours_name: str, ours: Run, ref_name: str, ref: Run, repeats: int,
             **fields) -> dict:
     return {"name": name, "ours": ours_name, "ours_s": ours.seconds,
@@ -320,8 +326,8 @@ def bench_completion_ttol(n: int, fraction: float, repeats: int, budget: float, 
     med = {k: _median_run(v) for k, v in runs.items()}
     fields = {"kind": "completion_ttol", "n": n, "fraction": fraction, "m": prob.op.m,
               "rank": rank, "generate_s": gen_s, "init_s": init_s, "budget_s": budget}
-    return [_record(f"completion_ttol_vs_{k}_n{n}", o, med[o], todo[k][2], med[k], repeats,
-                    **fields)
+    return [_record(_name(f"completion_ttol_vs_{k}_n{n}", o, OURS), o, med[o], todo[k][2],
+                    med[k], repeats, peer=k, **fields)
             for k in todo for o in OURS]
 
 
@@ -388,7 +394,8 @@ def bench_sdp(d: int, repeats: int, budget: float, seed: int) -> list[dict]:
     med = {k: _median_run(v) for k, v in runs.items()}
     fields = {"kind": "sdp_ttol", "d": d, "m": P.m, "p": pataki_p(P.m), "opt": opt,
               "opt_solve_s": opt_s, "budget_s": budget}
-    return [_record(f"sdp_vs_cvxpy_{k}_d{d}", o, med[o], desc, med[k], repeats, **fields)
+    return [_record(_name(f"sdp_vs_cvxpy_{k}_d{d}", o, OURS_SDP), o, med[o], desc, med[k],
+                    repeats, peer=f"cvxpy_{k}", **fields)
             for k, (_, desc) in peers.items() for o in OURS_SDP]
 
 

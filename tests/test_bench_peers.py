@@ -54,11 +54,12 @@ def test_als_rejects_bad_input(kw, match):
 
 
 def _check_records(recs, prefix, peer_names):
-    assert sorted({r["name"].split("_vs_")[1].rsplit("_", 1)[0] for r in recs}) == \
-        sorted(peer_names)
-    assert {r["ours"] for r in recs} == set(peers.OURS if prefix == "completion" else
-                                            peers.OURS_SDP)
+    assert sorted({r["peer"] for r in recs}) == sorted(peer_names)
+    table = peers.OURS if prefix == "completion" else peers.OURS_SDP
+    assert {r["ours"] for r in recs} == set(table)
+    assert len({r["name"] for r in recs}) == len(recs)  # unique names
     for r in recs:
+        assert (r["name"].endswith(f"__{r['ours']}")) == (r["ours"] != next(iter(table)))
         assert r["name"].startswith(prefix)
         assert r["ratio"] == pytest.approx(r["ours_s"] / r["reference_s"])
         assert r["ours_reached"] == (r["ours_final"] <= peers.TOL)
