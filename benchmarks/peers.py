@@ -501,4 +501,13 @@ def print_table(records: list[dict]) -> None:
 
 
 def env() -> dict:
-    return {"cpu_count": os.cpu_count(), "loadavg_1min_end": os.getloadavg()[0]}
+    """The machine: CPU model and count, memory, load at the end of the run."""
+    out = {"cpu_count": os.cpu_count(), "loadavg_1min_end": os.getloadavg()[0],
+           "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")}
+    try:
+        with open("/proc/cpuinfo") as f:
+            out["cpu_model"] = next((ln.split(":", 1)[1].strip() for ln in f
+                                     if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    return out
