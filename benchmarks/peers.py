@@ -52,6 +52,11 @@ step (tracemalloc, NumPy and SciPy allocations; `maxrss_bytes` is the process hi
 `*_cpu_*` fields are this process's CPU time (`time.process_time`), which other processes on a
 loaded machine do not inflate the way they inflate wall time.
 
+The whole suite with 3 repeats takes over an hour on 2 cores: the runs that hit the budget
+(GD and SoftImpute at n = 5000, merit-bfgs at d = 100) and Clarabel at d = 100 (~2 min and
+1.6 GB per solve) dominate; `--only-n`, `--only-d`, `--only-peer`, `--repeats`, `--budget`
+select less. n = 1000 with d = 20, 50 takes about 6 minutes.
+
 Our configurations are the table `OURS` below (one line each); a new step rule of the engine
 is one more line there.
 """
