@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= lowranklab-results
 
-.PHONY: demo test test-slow lint bench clean
+.PHONY: demo test test-slow lint bench bench-peers clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.run --suite quick --json bench-quick.json
+
+# Time to accuracy against Pymanopt, ALS, SoftImpute, SCS and Clarabel (the `bench` extra).
+bench-peers: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.run --suite peers --json bench-peers.json
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

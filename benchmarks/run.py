@@ -43,6 +43,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks import peers
 from lowranklab.atomic import write_text
 from lowranklab.models import BalancedFactor, SymmetricFactor
 from lowranklab.objective import Objective
@@ -52,6 +53,7 @@ from lowranklab.problems import completion_problem, sensing_problem
 SUITES = {
     "quick": {"dense": [50, 100], "completion": [1000, 5000]},
     "full": {"dense": [50, 100, 150], "completion": [1000, 5000, 20000]},
+    "peers": {},  # time to accuracy against Pymanopt, ALS, SoftImpute, SCS, Clarabel (peers.py)
 }
 RANK = 10
 FRACTION = 0.02
@@ -154,13 +156,25 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--suite", choices=sorted(SUITES), default="quick")
     ap.add_argument("--json", metavar="OUT.json", help="write the records here")
-    ap.add_argument("--repeats", type=int, default=21, help="timed steps per case, at least")
+    ap.add_argument("--repeats", type=int, default=None,
+                    help="timed steps per case, at least (default 21); peers: solves per "
+                         "method, the median is recorded (default 3)")
     ap.add_argument("--min-time", type=float, default=MIN_TIME,
                     help="seconds of timed steps per case, at least (more repeats if fast)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", action="store_true", help="also time each stage of evaluate")
-    ap.add_argument("--only", choices=["dense", "completion"], help="run one kind of case")
+    ap.add_argument("--only", choices=["dense", "completion", "scale"],
+                    help="run one kind of case (scale: the n = 10^5, |Ω| = 10^8 step of 'full')")
+    ap.add_argument("--budget", type=float, default=peers.BUDGET,
+                    help="peers: seconds per solver run before it counts as not reached")
+    ap.add_argument("--only-n", type=int, nargs="+", help="peers: only these completion n")
+    ap.add_argument("--only-d", type=int, nargs="+", help="peers: only these SDP d")
+    ap.add_argument("--only-peer", nargs="+", choices=sorted(peers.PEERS_COMPLETION),
+                    help="peers: only these completion peers")
     args = ap.parse_args(argv)
+    if args.suite == "peers":
+        return _peers(args)
+    args.repeats = 21 if args.repeats is None else args.repeats
 
     rng = np.random.default_rng(args.seed)
     suite = SUITES[args.suite]
@@ -171,6 +185,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.only in (None, "completion"):
         records += [bench_completion(n, args.repeats, rng, args.profile, args.min_time)
                     for n in suite["completion"]]
+    scale = []
+    if args.suite == "full" and args.only in (None, "scale"):
+        scale = [peers.bench_scale(n, m, 3, args.seed) for n, m in peers.SCALE_FULL]
     for rec in records:
         rec["ratio"] = rec["ours_s"] / rec["reference_s"]
         rec["target"] = TARGETS[rec["kind"]]
@@ -185,14 +202,30 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if "parts" in r:
             print("    " + "  ".join(f"{k}={1e3 * v:.3f}ms" for k, v in r["parts"].items()))
 
+    if scale:
+        peers.print_table(scale)
+    records += scale
+    _write(args, records)
+    return records
+
+
+def _peers(args) -> list[dict]:
+    records = peers.run_peers(3 if args.repeats is None else args.repeats, args.budget, args.seed,
+                              args.only_n, args.only_d, peers.SCALE, args.only_peer)
+    peers.print_table(records)
+    _write(args, records, peers.env())
+    return records
+
+
+def _write(args, records: list[dict], extra: dict | None = None) -> None:
     if args.json:  # a list of records; each carries the run's settings
         env = {"suite": args.suite, "seed": args.seed, "numpy": np.__version__,
                "python": platform.python_version(), "machine": platform.machine(),
+               "processor": platform.processor(),
                "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
                "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-               "loadavg_1min": os.getloadavg()[0]}
+               "loadavg_1min": os.getloadavg()[0], **(extra or {})}
         write_text(args.json, json.dumps([{**r, **env} for r in records], indent=2))
-    return records
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from lowranklab.operators import (
     symmetric_gaussian,
     uniform_entries,
 )
+from lowranklab.operators.sampling import sample_distinct
 
 PROP = settings(max_examples=25, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
@@ -203,8 +204,8 @@ def test_uniform_entries_distinct_and_counted(shape, m, rng):
     assert op.cols.min() >= 0 and op.cols.max() < shape[1]
 
 
-def test_uniform_entries_large_path_distinct(rng):
-    shape = (5000, 5000)  # 2.5e7 > 1e7 entries: the rejection sampler
+def test_uniform_entries_large_shape_distinct(rng):
+    shape = (5000, 5000)
     op = uniform_entries(shape, 100_000, rng)
     assert op.m == 100_000
     assert np.unique(op.rows * shape[1] + op.cols).size == 100_000
@@ -217,6 +218,58 @@ def test_uniform_entries_are_uniform(rng):
         np.add.at(counts, op.rows * 4 + op.cols, 1)
     # each entry observed with probability 1/4: 100 expected, sd ≈ 8.7
     assert np.all(np.abs(counts - 100) < 40)
+
+
+@pytest.mark.parametrize("n, m", [(10, 3), (10, 8), (10, 10), (10, 0), (7, 4)])
+def test_sample_distinct_uniform_sorted_both_paths(n, m, rng):
+    # m ≤ n/2 draws with a surplus; m > n/2 draws the complement: each value is in the
+    # sample with probability m/n, and the output is sorted and distinct
+    counts = np.zeros(n)
+    trials = 4000
+    for _ in range(trials):
+        s = sample_distinct(n, m, rng)
+        assert s.dtype == np.int64 and s.size == m and np.all(np.diff(s) > 0)
+        counts[s] += 1
+    p = m / n
+    sd = np.sqrt(trials * p * (1 - p))
+    assert np.all(np.abs(counts - trials * p) <= 5 * sd + 1e-9)
+
+
+def test_sample_distinct_pairs_uniform(rng):
+    # uniform over subsets, not only over marginals: all 10 pairs of range(5) equally often
+    counts = np.zeros((5, 5))
+    for _ in range(5000):
+        i, j = sample_distinct(5, 2, rng)
+        counts[i, j] += 1
+    pairs = counts[np.triu_indices(5, 1)]
+    assert np.all(np.abs(pairs - 500) < 5 * np.sqrt(500 * 0.9))
+
+
+def test_sample_distinct_same_seed_same_sample():
+    a = sample_distinct(10**9, 5000, np.random.default_rng(3))
+    b = sample_distinct(10**9, 5000, np.random.default_rng(3))
+    c = sample_distinct(10**9, 5000, np.random.default_rng(4))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    with pytest.raises(ValueError, match="m must be"):
+        sample_distinct(5, 6, np.random.default_rng(0))
+
+
+def test_entry_sampling_int32_indices_no_overflow(rng):
+    # n = 10^5: n² = 10^10 > 2^31, yet the indices fit int32 and the linear index is int64
+    n = 10**5
+    op = uniform_entries((n, n), 5000, rng)
+    assert op.rows.dtype == np.int32 and op.cols.dtype == np.int32
+    flat = op.linear_indices()
+    assert flat.dtype == np.int64 and np.all(np.diff(flat) > 0) and flat.max() < n * n
+    np.testing.assert_array_equal(flat // n, op.rows)
+    np.testing.assert_array_equal(flat % n, op.cols)
+    # unsorted input with a repeated entry: the CSR permutation and the norm still hold
+    rows, cols = np.array([n - 1, 0, n - 1]), np.array([n - 1, 5, n - 1])
+    op2 = EntrySampling(rows, cols, (n, n))
+    assert op2.norm() == pytest.approx(np.sqrt(2))
+    A = op2.adjoint(np.array([1.0, 2.0, 3.0]))
+    assert A[0, 5] == 2.0 and A[n - 1, n - 1] == 4.0
 
 
 @pytest.mark.parametrize("p", [0.05, 0.3, 1.0])

@@ -31,19 +31,30 @@ class EntrySampling(MeasurementOperator):
             raise TypeError("rows and cols must be integer arrays")
         if rows.min() < 0 or rows.max() >= d1 or cols.min() < 0 or cols.max() >= d2:
             raise ValueError(f"indices out of range for shape {(d1, d2)}")
-        self.rows = rows.astype(np.int64)
-        self.cols = cols.astype(np.int64)
+        # int32 indices where every index and every CSR offset fits (half the memory traffic
+        # of int64 in each pass over the observations); int64 otherwise.
+        idx = _index_dtype(d1, d2, rows.size)
+        self.rows = rows.astype(idx)
+        self.cols = cols.astype(idx)
         self.shape_in = (d1, d2)
         self.m = rows.size
         # CSR pattern of A*(y): order[k] is the observation stored at CSR position k; when the
-        # observations already come in row-major order (the generators sort them) no
-        # permutation is needed and the factor gathers below read U sequentially.
-        order = np.lexsort((self.cols, self.rows))
-        self._order = None if np.array_equal(order, np.arange(self.m)) else order
-        sorted_rows = self.rows if self._order is None else self.rows[order]
-        self._indptr = np.searchsorted(sorted_rows, np.arange(d1 + 1)).astype(np.int64)
-        self._indices = self.cols if self._order is None else self.cols[order]
+        # observations already come in row-major order (the generators sort them; checked in
+        # one O(m) pass over the linear indices) no permutation is needed and the factor
+        # gathers below read U sequentially.
+        flat = self.linear_indices()
+        order = None if bool(np.all(flat[1:] >= flat[:-1])) else np.argsort(flat, kind="stable")
+        del flat
+        self._order = order
+        sorted_rows = self.rows if order is None else self.rows[order]
+        self._indptr = np.searchsorted(sorted_rows, np.arange(d1 + 1, dtype=idx)).astype(idx)
+        self._indices = self.cols if order is None else self.cols[order]
         self._buffers: list[np.ndarray] = []  # sampled_dot's gather buffers, reused
+
+    def linear_indices(self) -> np.ndarray:
+        """Row-major linear index i_k·d2 + j_k of each observation, in int64 (rows and cols
+        may be int32, whose product would overflow for d1·d2 ≥ 2³¹)."""
+        return self.rows.astype(np.int64) * self.shape_in[1] + self.cols
 
     @property
     def fraction(self) -> float:
@@ -68,21 +79,30 @@ class EntrySampling(MeasurementOperator):
 
     def _compute_norm(self) -> float:
         # A*A is diagonal with the multiplicity of each entry: ‖A‖ = √(max multiplicity).
-        flat = self.rows * self.shape_in[1] + self.cols
-        return float(np.sqrt(np.unique(flat, return_counts=True)[1].max()))
+        flat = np.sort(self.linear_indices())
+        starts = np.flatnonzero(np.r_[True, flat[1:] != flat[:-1], True])
+        return float(np.sqrt(np.diff(starts).max()))
 
 
 def uniform_entries(
     shape: tuple[int, int], m: int, rng: np.random.Generator
 ) -> EntrySampling:
-    """m distinct entries drawn uniformly without replacement, stored in row-major order."""
+    """m distinct entries drawn uniformly without replacement, stored in row-major order.
+
+    The linear indices come from `sample_distinct` (O(m log m) time, O(m) memory, no dense
+    d1×d2 array and no hash-based `np.unique`); entry k is (flat_k // d2, flat_k % d2). The
+    result is a deterministic function of the Generator's state: the same seed gives the
+    same instance (on the same NumPy bit generator; earlier lowranklab versions, which used
+    `rng.choice` and a rejection loop, gave other instances for the same seed)."""
     d1, d2 = shape
     if not 1 <= m <= d1 * d2:
         raise ValueError(f"m must be in [1, {d1 * d2}], got {m}")
-    flat = rng.choice(d1 * d2, size=m, replace=False) if d1 * d2 <= 10**7 else _sample_large(
-        d1 * d2, m, rng)
-    flat = np.sort(flat)
-    return EntrySampling(flat // d2, flat % d2, shape)
+    flat = sample_distinct(d1 * d2, m, rng)
+    idx = _index_dtype(d1, d2, m)  # convert one array at a time: peak ≈ 3 int64 arrays of m
+    rows = (flat // d2).astype(idx)
+    cols = (flat % d2).astype(idx)
+    del flat
+    return EntrySampling(rows, cols, shape)
 
 
 def bernoulli_entries(shape: tuple[int, int], p: float, rng: np.random.Generator) -> EntrySampling:
@@ -94,9 +114,50 @@ def bernoulli_entries(shape: tuple[int, int], p: float, rng: np.random.Generator
     return uniform_entries(shape, m, rng)
 
 
-def _sample_large(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
-    """m distinct integers from range(n) by rejection, O(m log m) memory-light."""
-    out = np.unique(rng.integers(0, n, size=int(m * 1.1) + 16))
-    while out.size < m:
-        out = np.unique(np.concatenate([out, rng.integers(0, n, size=m - out.size + 16)]))
-    return rng.permutation(out)[:m]
+def sample_distinct(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """m distinct integers drawn uniformly from range(n), sorted ascending (int64).
+
+    Method (m ≤ n/2): draw k i.i.d. uniform integers, with k a little above the expected
+    number of draws that yields m distinct values, k ≈ −n·log(1 − m/n) (the coupon
+    collector's partial sum, ≤ 1.39 m), sort them and drop repeats (adjacent after sorting);
+    if fewer than m remain, draw again and merge. Then remove a uniformly chosen subset of
+    the surplus. Both steps keep the law uniform: i.i.d. draws are exchangeable, so given
+    its size the set of distinct values is a uniform subset of that size, and deleting a
+    uniform sub-subset of it leaves a uniform m-subset. For m > n/2 the complement, n − m
+    values, is drawn the same way and inverted with an n-bit mask (n < 2m, still O(m)).
+
+    Cost: one sort of ≈ m·(1 + m/(2n)) int64 values; memory O(m). Deterministic in the
+    Generator's state."""
+    if not 0 <= m <= n:
+        raise ValueError(f"m must be in [0, n={n}], got {m}")
+    if m > n // 2:
+        keep = np.ones(n, dtype=bool)
+        keep[sample_distinct(n, n - m, rng)] = False
+        return np.flatnonzero(keep).astype(np.int64, copy=False)
+    if m == 0:
+        return np.empty(0, dtype=np.int64)
+    expected = -n * np.log1p(-m / n)  # E[draws until m distinct values], approximately
+    k = int(expected + 4 * np.sqrt(expected) + 64)
+    out = _sorted_unique(rng.integers(0, n, size=k, dtype=np.int64))
+    while out.size < m:  # rare: the surplus above covers 4 standard deviations
+        more = rng.integers(0, n, size=m - out.size + 64, dtype=np.int64)
+        out = _sorted_unique(np.concatenate([out, more]))
+    if out.size > m:
+        out = np.delete(out, rng.choice(out.size, size=out.size - m, replace=False))
+    return out
+
+
+def _index_dtype(d1: int, d2: int, m: int) -> type:
+    """int32 when every row, column and CSR offset fits, int64 otherwise."""
+    return np.int32 if max(d1, d2, m) <= np.iinfo(np.int32).max else np.int64
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """The distinct values of a, sorted (in-place sort, then adjacent repeats dropped)."""
+    a.sort()
+    if a.size < 2:
+        return a
+    keep = np.empty(a.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]

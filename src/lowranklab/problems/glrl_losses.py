@@ -46,10 +46,10 @@ class PairObservation(Loss):
         self.op = EntrySampling(rows, cols, (int(d), int(d)))  # validates indices
         self.d = int(d)
         self.shape = (self.d, self.d)
-        flat = self.op.rows * self.d + self.op.cols
+        flat = self.op.linear_indices()
         if np.unique(flat).size != flat.size:
             raise ValueError("observed entries must be distinct")
-        tflat = self.op.cols * self.d + self.op.rows
+        tflat = self.op.cols.astype(np.int64) * self.d + self.op.rows
         order = np.argsort(flat)
         pos = np.searchsorted(flat[order], tflat)
         if np.any(pos >= flat.size) or np.any(flat[order][np.minimum(pos, flat.size - 1)]

@@ -1,0 +1,453 @@
+"""Time to an accurate answer against the tools users know, measured in the same run.
+
+    python -m benchmarks.run --suite peers --json OUT.json [--repeats 3] [--budget 300]
+                             [--only-n 1000] [--only-d 20 50]
+
+Peers come from the `bench` extra (pip install 'lowranklab[bench]'): Pymanopt, fancyimpute
+(needs scikit-learn < 1.8), cvxpy with SCS and Clarabel; a peer that is not installed is
+skipped with a line on stderr. Every record has `name`, `ours` (which of our configurations),
+`ours_s`, `reference` (the peer and its configuration), `peer`, `reference_s` and `ratio` =
+ours_s / reference_s (medians over `repeats` runs, ours and the peer interleaved so that both
+see the same load; `name` ends in `__<ours>` for all but our default configuration), plus
+`*_reached`: whether that side reached the tolerance within the budget. When a side did not,
+its time is the budget it spent (a lower bound on its time to tolerance) and `*_final` says
+how far it got.
+
+Completion (`completion_ttol_vs_*`): a planted noiseless n×n rank-10 instance
+(`completion_problem`, singular values 1), time until ‖X − X♮‖_F/‖X♮‖_F ≤ 1e-6, checked at
+every iterate (sweep for ALS) with the O((d1 + d2) r²) factored formula (`fro_dist_sq`) for
+every method that keeps factors; SoftImpute keeps a dense n×n iterate, so its check is dense,
+O(n²), below the cost of its own SVD step. Every factored method starts from the same spectral
+point (the best rank-r approximation of A*(b)/p, rescaled, `spectral_matrix`), computed once
+outside the timings (`init_s` in the record). Peers get their best honest configuration:
+
+* Pymanopt `FixedRankEmbedded` with ConjugateGradient (its defaults: Hestenes–Stiefel, adaptive
+  line search) and SteepestDescent (its default backtracking line search); the gradient is
+  the sparse Euclidean gradient A*(A(X) − b) projected by `manifold.projection` (never a dense
+  n×n matrix), A(·) evaluated by our compiled sampled dot product, and the residual of the
+  last point cached so that a gradient after a cost evaluation at the same point costs no
+  extra pass. (Pymanopt's CG transports its direction with `projection(embedding(·))`, and
+  `_apply_ambient` evaluates U S Vᵀ Z left to right, forming a dense n×n matrix: O(n² r) per
+  iteration, its own cost, which dominates at n = 5000; SteepestDescent does not transport.)
+* plain ALS (`benchmarks/als.py`), exact row-wise least squares, same spectral V₀.
+* fancyimpute `SoftImpute(max_rank=r)` from its zero fill, with a shrinkage of 1e-8·σ₁(A*(b))
+  instead of its default σ₁/50 (which biases the fixed point to ~5e-2 relative error).
+
+SDP (`sdp_vs_cvxpy_*`): `benchmarks.peers_sdp.sdp_records` — our certified Burer–Monteiro
+route `sdp-bm` against cvxpy with SCS (eps 1e-8) and Clarabel on the eftekhari2021 generator
+(m = 2d), time to relative objective error and feasibility ≤ 1e-6 (see that module).
+
+Generation (`completion_generate_*`): seconds for `completion_problem` with 8·10⁶ entries.
+
+Scaling (`completion_scale_n*`): ms per GD step (balanced UVᵀ, `gd_step` of `benchmarks.run`),
+ns per observed entry × rank, and the peak memory of generating the instance and taking one
+step (tracemalloc, NumPy and SciPy allocations; `maxrss_bytes` is the process high-water mark).
+`*_cpu_*` fields are this process's CPU time (`time.process_time`), which other processes on a
+loaded machine do not inflate the way they inflate wall time.
+
+The whole suite with 3 repeats takes over an hour on 2 cores: the runs that hit the budget
+(GD and SoftImpute at n = 5000, merit-bfgs at d = 100) and Clarabel at d = 100 (~2 min and
+1.6 GB per solve) dominate; `--only-n`, `--only-d`, `--only-peer`, `--repeats`, `--budget`
+select less. n = 1000 with d = 20, 50 takes about 6 minutes.
+
+Our configurations are the table `OURS` below (one line each); a new step rule of the engine
+is one more line there.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+import tracemalloc
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmarks import peers_sdp
+from benchmarks.als import als
+from lowranklab.lowrank import LowRank, fro_dist_sq, fro_norm
+from lowranklab.models import BalancedFactor
+from lowranklab.models.fixed_rank import manifold_for
+from lowranklab.models.init import spectral_matrix
+from lowranklab.objective import Objective
+from lowranklab.problems import Problem, completion_problem
+from lowranklab.solvers import gradient_descent
+from lowranklab.solvers.riemannian import riemannian_gradient_descent
+
+RANK = 10
+TOL = 1e-6  # relative error (completion), relative objective error and feasibility (SDP)
+BUDGET = 300.0  # seconds per solver run; a run that hits it did not reach TOL
+COMPLETION = [(1000, 0.0995), (5000, 0.02)]  # (n, fraction): 99 500 and 500 000 entries
+SDP_D = [20, 50, 100]
+SCALE = [(1000, 10**5), (10_000, 10**6), (100_000, 10**7)]  # (n, |Ω|)
+SCALE_FULL = [(100_000, 10**8)]  # the 'full' suite's step (see its record for the memory)
+GENERATE = [(20_000, 8 * 10**6), (100_000, 8 * 10**6)]  # the issue's 8·10⁶ entries in ≤ 3 s
+
+
+@dataclass
+class Run:
+    """One timed solve: seconds, iterations, whether TOL was reached, the final error."""
+
+    seconds: float
+    iterations: int | None  # None: the peer does not report it
+    reached: bool
+    final: float
+    extra: dict | None = None
+
+
+class _Reached(Exception):
+    """Raised from inside a peer's callback when its iterate meets the tolerance."""
+
+
+# -- completion: our configurations ---------------------------------------------------------
+
+
+def _rel_error(X, truth, truth_norm: float) -> float:
+    return float(np.sqrt(max(fro_dist_sq(X, truth), 0.0)) / truth_norm)
+
+
+def ours_rgd(prob: Problem, x0, budget: float, **kw) -> Run:
+    """RGD on the fixed-rank manifold, exact step along the gradient (Wei et al. 2016)."""
+    man = manifold_for(prob.shape, x0.rank, symmetric=False)
+    t0 = time.perf_counter()
+    res = riemannian_gradient_descent(prob.loss(), man, x0, **{
+        "rtol": TOL, "truth": prob.truth, "tol": None, "max_iter": 10**7,
+        "time_budget": budget, "record_every": 10**9, **kw})
+    dt = time.perf_counter() - t0
+    final = _rel_error(res.info["point"].lowrank(), prob.truth, fro_norm(prob.truth))
+    return Run(dt, res.iterations, final <= TOL, final)
+
+
+def ours_gd(prob: Problem, x0, budget: float, mu: float = 0.5, **kw) -> Run:
+    """GD on the balanced U Vᵀ factorization (regularizer μ/4‖UᵀU − VᵀV‖²)."""
+    n1, n2 = prob.shape
+    model = BalancedFactor(n1, n2, x0.rank, mu=mu)
+    s = np.sqrt(x0.S)
+    theta0 = model.pack(x0.U * s, x0.V * s)
+    truth, tn = prob.truth, fro_norm(prob.truth)
+    err = [np.inf]
+
+    def stop(state) -> bool:
+        err[0] = _rel_error(state.evaluation.X, truth, tn)
+        return err[0] <= TOL
+
+    t0 = time.perf_counter()
+    res = gradient_descent(Objective(prob.loss(), model), theta0, **{
+        "tol": None, "max_iter": 10**7, "time_budget": budget, "callbacks": [stop],
+        "record_every": 10**9, **kw})
+    dt = time.perf_counter() - t0
+    return Run(dt, res.iterations, err[0] <= TOL, err[0])
+
+
+OURS: dict[str, tuple[Callable[..., Run], dict]] = {
+    # name: (runner, keyword arguments passed on to the solver, overriding the runner's stop
+    # settings: no training-error tol, the relative-error stop only); the first one is our
+    # default for `solve`
+    "rgd-exact": (ours_rgd, {"step": 1.0, "line_search": "exact", "stall_tol": None}),
+    # ScaledGD (Tong, Ma & Chi 2021; no balancing term, as in the paper) with the exact step
+    "scaled-gd": (ours_gd, {"mu": 0.0, "direction": "scaled", "line_search": "exact",
+                            "stall_tol": None}),
+    "gd-exact": (ours_gd, {"line_search": "exact", "stall_tol": None}),  # balanced, μ = 0.5
+    # default step: ½/λ_max of the Hessian at the spectral point
+    "gd-balanced": (ours_gd, {"stall_tol": None}),
+}
+
+
+# -- completion: peers ----------------------------------------------------------------------
+
+
+def peer_pymanopt(prob: Problem, x0, budget: float, method: str = "cg") -> Run:
+    import pymanopt
+    from pymanopt.manifolds import FixedRankEmbedded
+    from pymanopt.optimizers import ConjugateGradient, SteepestDescent
+
+    n1, n2 = prob.shape
+    r = x0.rank
+    man = FixedRankEmbedded(n1, n2, r)
+    op, b, truth, tn = prob.op, prob.b, prob.truth, fro_norm(prob.truth)
+    cache: dict = {"key": None, "res": None}
+    state = {"iters": 0, "err": np.inf}
+
+    def residual(u, s, vt) -> np.ndarray:
+        key = (id(u), id(s), id(vt))
+        if cache["key"] != key:
+            cache["key"], cache["pt"] = key, (u, s, vt)  # keep them alive: ids stay unique
+            cache["res"] = op.forward_lr(u * s, vt.T) - b
+        return cache["res"]
+
+    @pymanopt.function.numpy(man)
+    def cost(u, s, vt):
+        res = residual(u, s, vt)
+        return 0.5 * float(res @ res)
+
+    @pymanopt.function.numpy(man)
+    def rgrad(u, s, vt):
+        state["iters"] += 1
+        state["err"] = _rel_error(LowRank(u * s, vt.T), truth, tn)
+        if state["err"] <= TOL:
+            raise _Reached
+        return man.projection((u, s, vt), op.adjoint(residual(u, s, vt)))
+
+    problem = pymanopt.Problem(man, cost, riemannian_gradient=rgrad)
+    Opt = ConjugateGradient if method == "cg" else SteepestDescent
+    opt = Opt(max_iterations=10**7, max_time=budget, min_gradient_norm=0.0, min_step_size=0.0,
+              verbosity=0, log_verbosity=0)
+    t0 = time.perf_counter()
+    try:
+        opt.run(problem, initial_point=(x0.U.copy(), x0.S.copy(), x0.V.T.copy()))
+    except _Reached:
+        pass
+    dt = time.perf_counter() - t0
+    return Run(dt, state["iters"], state["err"] <= TOL, state["err"])
+
+
+def peer_als(prob: Problem, x0, budget: float) -> Run:
+    op, truth, tn = prob.op, prob.truth, fro_norm(prob.truth)
+    err = [np.inf]
+    t0 = time.perf_counter()
+
+    def stop(U, V) -> bool:
+        err[0] = _rel_error(LowRank(U, V), truth, tn)
+        return err[0] <= TOL or time.perf_counter() - t0 > budget
+
+    _, _, k = als(op.rows, op.cols, prob.b, prob.shape, x0.V * np.sqrt(x0.S),
+                  max_sweeps=10**6, callback=stop)
+    return Run(time.perf_counter() - t0, k, err[0] <= TOL, err[0])
+
+
+def peer_softimpute(prob: Problem, x0, budget: float, seed: int = 0) -> Run:
+    from fancyimpute import SoftImpute
+    from scipy.sparse.linalg import svds
+
+    n1, n2 = prob.shape
+    op = prob.op
+    Xtrue = prob.truth.dense()
+    tn = float(np.linalg.norm(Xtrue))
+    Xin = np.full((n1, n2), np.nan)
+    Xin[op.rows, op.cols] = prob.b
+    state = {"iters": 0, "err": np.inf, "t0": 0.0}
+
+    class Tracked(SoftImpute):
+        def _converged(self, X_old, X_new, missing_mask):
+            state["iters"] += 1
+            state["err"] = float(np.linalg.norm(X_new - Xtrue)) / tn
+            if state["err"] <= TOL or time.perf_counter() - state["t0"] > budget:
+                return True
+            return super()._converged(X_old, X_new, missing_mask)
+
+    # shrinkage 1e-8·σ₁(A*(b)) instead of the default σ₁/50, whose bias stops it near 5e-2
+    # (its fixed point is biased by about the shrinkage; 1e-8·σ₁ is far below TOL and still
+    # positive, which fancyimpute needs: a shrinkage of 0 selects the default)
+    lam = 1e-8 * float(svds(op.adjoint(prob.b), k=1, return_singular_vectors=False)[0])
+    solver = Tracked(max_rank=x0.rank, shrinkage_value=lam, convergence_threshold=1e-12,
+                     max_iters=10**6, verbose=False)
+    np.random.seed(seed)  # fancyimpute's randomized SVD draws from NumPy's global RNG
+    state["t0"] = time.perf_counter()
+    with warnings.catch_warnings():  # its check_array(force_all_finite=...) is deprecated
+        warnings.simplefilter("ignore", FutureWarning)
+        solver.fit_transform(Xin)
+    dt = time.perf_counter() - state["t0"]
+    return Run(dt, state["iters"], state["err"] <= TOL, state["err"])
+
+
+PEERS_COMPLETION: dict[str, tuple[Callable[..., Run], dict, str, str]] = {
+    # record name: (runner, kwargs, peer description, module it needs)
+    "pymanopt_cg": (peer_pymanopt, {"method": "cg"},
+                    "Pymanopt FixedRankEmbedded ConjugateGradient (sparse Euclidean gradient "
+                    "projected by manifold.projection)", "pymanopt"),
+    "pymanopt_sd": (peer_pymanopt, {"method": "sd"},
+                    "Pymanopt FixedRankEmbedded SteepestDescent (same gradient)", "pymanopt"),
+    "als": (peer_als, {}, "plain ALS (benchmarks/als.py), exact row-wise least squares", ""),
+    "softimpute": (peer_softimpute, {}, "fancyimpute SoftImpute(max_rank=r, "
+                   "shrinkage 1e-8*sigma_1)", "fancyimpute"),
+}
+
+
+def spectral_point(prob: Problem, r: int):
+    """The shared starting point: the rescaled best rank-r approximation of A*(b)."""
+    L, R = spectral_matrix(prob.op, prob.b, r, symmetric=False)
+    return manifold_for(prob.shape, r, symmetric=False).from_lowrank(LowRank(L, R))
+
+
+def available(module: str) -> bool:
+    if not module:
+        return True
+    try:
+        __import__(module)
+    except ImportError as e:
+        print(f"peers: skipping {module} ({e}); pip install 'lowranklab[bench]'",
+              file=sys.stderr)
+        return False
+    return True
+
+
+def _median_run(runs: list[Run]) -> Run:
+    """The run with the median time (an odd number of runs gives a member; even, the lower)."""
+    runs = sorted(runs, key=lambda u: u.seconds)
+    return runs[(len(runs) - 1) // 2]
+
+
+def _name(base: str, ours: str, table: dict) -> str:
+    """The record name: `base` for our default (the table's first entry), base__ours else."""
+    return base if ours == next(iter(table)) else f"{base}__{ours}"
+
+
+def _record(name: str, ours_name: str, ours: Run, ref_name: str, ref: Run, repeats: int,
+            **fields) -> dict:
+    return {"name": name, "ours": ours_name, "ours_s": ours.seconds,
+            "ours_iterations": ours.iterations, "ours_reached": ours.reached,
+            "ours_final": ours.final, "reference": ref_name, "reference_s": ref.seconds,
+            "reference_iterations": ref.iterations, "reference_reached": ref.reached,
+            "reference_final": ref.final, "ratio": ours.seconds / ref.seconds,
+            "repeats": repeats, "tol": TOL, **fields,
+            **({"ours_extra": ours.extra} if ours.extra else {}),
+            **({"reference_extra": ref.extra} if ref.extra else {})}
+
+
+def bench_completion_ttol(n: int, fraction: float, repeats: int, budget: float, seed: int,
+                          peers: list[str] | None = None, rank: int = RANK) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    prob = completion_problem(n, n, rank, fraction, rng)
+    gen_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    x0 = spectral_point(prob, rank)
+    init_s = time.perf_counter() - t0
+    todo = {k: v for k, v in PEERS_COMPLETION.items()
+            if (peers is None or k in peers) and available(v[3])}
+    runs: dict[str, list[Run]] = {k: [] for k in [*OURS, *todo]}
+    for _ in range(repeats):  # interleaved: every method once per round
+        for k, (fn, kw) in OURS.items():
+            runs[k].append(fn(prob, x0, budget, **kw))
+            _progress(f"n={n} {k}", runs[k][-1])
+        for k, (fn, kw, _, _) in todo.items():
+            runs[k].append(fn(prob, x0, budget, **kw))
+            _progress(f"n={n} {k}", runs[k][-1])
+    med = {k: _median_run(v) for k, v in runs.items()}
+    fields = {"kind": "completion_ttol", "n": n, "fraction": fraction, "m": prob.op.m,
+              "rank": rank, "generate_s": gen_s, "init_s": init_s, "budget_s": budget}
+    return [_record(_name(f"completion_ttol_vs_{k}_n{n}", o, OURS), o, med[o], todo[k][2],
+                    med[k], repeats, peer=k, **fields)
+            for k in todo for o in OURS]
+
+
+# -- SDP: sdp-bm against cvxpy + SCS / Clarabel lives in benchmarks/peers_sdp.py ----------
+
+
+# -- scaling --------------------------------------------------------------------------------
+
+
+def bench_scale(n: int, m: int, repeats: int, seed: int) -> dict:
+    """One GD step at n×n, |Ω| = m: ms per step, ns per entry × rank, peak memory."""
+    from benchmarks.run import gd_step, timings
+    from lowranklab.operators.kernels import backend
+
+    tracemalloc.start()
+    t0, c0 = time.perf_counter(), time.process_time()
+    prob = completion_problem(n, n, RANK, m / (n * n), np.random.default_rng(seed))
+    gen_s, gen_cpu = time.perf_counter() - t0, time.process_time() - c0
+    gen_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.reset_peak()
+    held = tracemalloc.get_traced_memory()[0]
+    model = BalancedFactor(n, n, RANK, mu=0.5)
+    obj = Objective(prob.loss(), model)
+    theta = np.random.default_rng(seed + 1).standard_normal(obj.dim) / np.sqrt(n)
+    step = gd_step(obj, theta)
+    step()
+    step_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    c0 = time.process_time()
+    ((med, mn, rounds),) = timings([step], repeats)
+    step_cpu = (time.process_time() - c0) / (rounds + 1)  # + the warm-up step
+    return {"name": f"completion_scale_n{n}_m{m}", "kind": "completion_scale", "n": n,
+            "m": prob.op.m, "rank": RANK, "index_dtype": str(prob.op.rows.dtype),
+            "backend": backend(), "generate_s": gen_s, "generate_cpu_s": gen_cpu,
+            "step_ms": 1e3 * med, "step_cpu_ms": 1e3 * step_cpu,
+            "step_min_ms": 1e3 * mn, "repeats": rounds,
+            "ns_per_entry_rank": 1e9 * med / (prob.op.m * RANK),
+            "peak_generate_bytes": int(gen_peak), "instance_bytes": int(held),
+            "peak_step_bytes": int(step_peak),
+            "maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+
+
+def bench_generate(n: int, m: int, repeats: int, seed: int) -> dict:
+    """Seconds for `completion_problem` with m entries of an n×n rank-10 matrix (median)."""
+    ts, cpu = [], []
+    for i in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        prob = completion_problem(n, n, RANK, m / (n * n), np.random.default_rng(seed + i))
+        ts.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return {"name": f"completion_generate_n{n}_m{m}", "kind": "completion_generate", "n": n,
+            "m": prob.op.m, "rank": RANK, "seconds": float(np.median(ts)),
+            "cpu_s": float(np.median(cpu)),
+            "seconds_max": float(np.max(ts)), "repeats": repeats, "target_s": 3.0,
+            "meets_target": bool(np.median(ts) <= 3.0)}
+
+
+# -- driver ---------------------------------------------------------------------------------
+
+
+def _progress(what: str, run: Run) -> None:
+    print(f"  {what:<28} {run.seconds:8.2f} s  {run.iterations or '-':>7} it  "
+          f"{'reached' if run.reached else 'NOT reached'}  final {run.final:.2e}",
+          file=sys.stderr, flush=True)
+
+
+def run_peers(repeats: int, budget: float, seed: int, only_n: list[int] | None,
+              only_d: list[int] | None, scale: list[tuple[int, int]],
+              only_peer: list[str] | None = None) -> list[dict]:
+    load0 = os.getloadavg()[0]
+    records: list[dict] = []
+    for n, frac in COMPLETION:
+        if only_n is None or n in only_n:
+            records += bench_completion_ttol(n, frac, repeats, budget, seed, only_peer)
+    if available("cvxpy"):
+        for d in SDP_D:
+            if only_d is None or d in only_d:
+                records += peers_sdp.sdp_records((d,), repeats=repeats, seed=seed,
+                                                 budget=budget)
+    for n, m in GENERATE:
+        records.append(bench_generate(n, m, max(repeats, 3), seed))
+    for n, m in scale:
+        if only_n is None or n in only_n:
+            records.append(bench_scale(n, m, max(repeats, 3), seed))
+    for r in records:
+        r["loadavg_1min_start"] = load0
+    return records
+
+
+def print_table(records: list[dict]) -> None:
+    print(f"{'case':<44}{'ours':>13}{'ours (s)':>10}{'peer (s)':>10}{'ratio':>8}  reached")
+    for r in records:
+        if r["kind"] == "completion_generate":
+            print(f"{r['name']:<44}{'generate':>13}{r['seconds']:>10.2f}  (cpu "
+                  f"{r['cpu_s']:.2f} s; target "
+                  f"{r['target_s']:g} s: {'met' if r['meets_target'] else 'NOT met'})")
+            continue
+        if r["kind"] == "completion_scale":
+            print(f"{r['name']:<44}{'gd step':>13}{r['step_ms']:>9.2f}ms"
+                  f"{r['ns_per_entry_rank']:>8.2f} ns/(entry·r)  peak "
+                  f"{r['peak_step_bytes'] / 2**20:.0f} MiB step, "
+                  f"{r['peak_generate_bytes'] / 2**20:.0f} MiB generate")
+            continue
+        print(f"{r['name']:<44}{r['ours']:>13}{r['ours_s']:>10.2f}{r['reference_s']:>10.2f}"
+              f"{r['ratio']:>8.3f}  {'y' if r['ours_reached'] else 'n'}/"
+              f"{'y' if r['reference_reached'] else 'n'}  {r['reference']}")
+
+
+def env() -> dict:
+    """The machine: CPU model and count, memory, load at the end of the run."""
+    out = {"cpu_count": os.cpu_count(), "loadavg_1min_end": os.getloadavg()[0],
+           "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")}
+    try:
+        with open("/proc/cpuinfo") as f:
+            out["cpu_model"] = next((ln.split(":", 1)[1].strip() for ln in f
+                                     if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    return out
