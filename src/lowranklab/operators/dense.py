@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lowranklab.backend import float_dtype
 from lowranklab.operators.base import MeasurementOperator
 
 
@@ -13,9 +14,13 @@ class DenseSensing(MeasurementOperator):
     The adjoint A*(y) = Σ_i y_i A_i is a dense d1×d2 array. The factored forward forms
     U Vᵀ (d1·d2·r flops, small beside the m·d1·d2 of one pass over A) and applies one GEMV,
     so a gradient step costs two passes over A: the hardware floor for dense sensing.
+
+    `dtype` ("float32" or "float64") is the storage dtype of A; by default float32 input stays
+    float32 and anything else is stored as float64. On torch input A is used from a cached
+    copy on the input's device and dtype.
     """
 
-    def __init__(self, A: np.ndarray, shape: tuple[int, int]) -> None:
+    def __init__(self, A: np.ndarray, shape: tuple[int, int], *, dtype=None) -> None:
         super().__init__()
         A = np.asarray(A)
         d1, d2 = (int(s) for s in shape)
@@ -23,9 +28,13 @@ class DenseSensing(MeasurementOperator):
             raise ValueError(f"A must have shape (m, {d1 * d2}) for shape {shape}, got {A.shape}")
         if not np.all(np.isfinite(A)):
             raise ValueError("A must have finite entries")
-        self.A = np.ascontiguousarray(A, dtype=float)
+        self.A = np.ascontiguousarray(A, dtype=float_dtype(A, dtype))
         self.shape_in = (d1, d2)
         self.m = A.shape[0]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.A.dtype
 
     @property
     def symmetric(self) -> bool:
@@ -37,19 +46,20 @@ class DenseSensing(MeasurementOperator):
         return bool(np.allclose(T, T.transpose(0, 2, 1)))
 
     def _forward_dense(self, X: np.ndarray) -> np.ndarray:
-        return self.A @ X.ravel()
+        return self._data("A", X) @ X.reshape(-1)
 
     def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
         self.counts["forward"] += 1
-        return self.A @ (U @ V.T).ravel()
+        return self._data("A", U) @ (U @ V.T).reshape(-1)
 
     def adjoint(self, y: np.ndarray) -> np.ndarray:
         self.counts["adjoint"] += 1
-        return (self.check_y(y) @ self.A).reshape(self.shape_in)
+        y = self.check_y(y)
+        return (y @ self._data("A", y)).reshape(self.shape_in)
 
     def _compute_norm(self) -> float:
         if self.A.size <= 4_000_000:
-            return float(np.linalg.norm(self.A, 2))
+            return float(np.linalg.norm(self.A.astype(np.float64, copy=False), 2))
         return super()._compute_norm()
 
 

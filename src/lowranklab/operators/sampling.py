@@ -3,6 +3,12 @@
 A*(y) is the sparse matrix with y_k at (i_k, j_k) (duplicates add). The CSR structure is
 built once; each adjoint only permutes y into it, so A*(y)·Z is one sparse-times-dense
 product and A(U Vᵀ) one sampled dot product over the observed entries (`sampled_dot`).
+
+On torch tensors (CPU or CUDA) the same three products are gathers and scatters on the device:
+A(U Vᵀ) = Σ_t U[i_k, t] V[j_k, t] gathers the factor rows, A*(y) is a `torch.sparse_csr_tensor`
+on the cached CSR pattern, and the fast paths A*(y)Z, A*(y)ᵀZ scatter y_k Z[j_k] into row i_k
+with `index_add_`; all work in blocks of `TORCH_BLOCK` entries so that no (m, r) temporary is
+held at once.
 """
 
 from __future__ import annotations
@@ -10,8 +16,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from lowranklab.backend import is_torch
 from lowranklab.operators.base import MeasurementOperator
 from lowranklab.operators.kernels import sampled_dot
+
+TORCH_BLOCK = 1 << 22  # observations per gather/scatter block on torch
 
 
 class EntrySampling(MeasurementOperator):
@@ -53,19 +62,63 @@ class EntrySampling(MeasurementOperator):
         return self.m / (self.shape_in[0] * self.shape_in[1])
 
     def _forward_dense(self, X: np.ndarray) -> np.ndarray:
-        return X[self.rows, self.cols]
+        return X[self._data("rows", X), self._data("cols", X)]
 
     def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
         """(U Vᵀ)_{i_k j_k} = ⟨U[i_k], V[j_k]⟩ (`sampled_dot`: compiled when numba is there,
         blocked gathers otherwise; memory O(m), never an (m, r) temporary)."""
         self.counts["forward"] += 1
+        if is_torch(U):
+            rows, cols = self._data("rows", U), self._data("cols", U)
+            out = U.new_empty(self.m)
+            for s in range(0, self.m, TORCH_BLOCK):
+                e = min(s + TORCH_BLOCK, self.m)
+                out[s:e] = (U[rows[s:e]] * V[cols[s:e]]).sum(dim=1)
+            return out
         return sampled_dot(self.rows, self.cols, U, V, buffers=self._buffers)
 
     def adjoint(self, y: np.ndarray) -> sp.csr_array:
+        """A*(y): a SciPy CSR array (NumPy y) or a torch sparse CSR tensor (tensor y)."""
         self.counts["adjoint"] += 1
         y = self.check_y(y)
+        if is_torch(y):
+            return self._torch_adjoint(y)
         data = y.copy() if self._order is None else y[self._order]
         return sp.csr_array((data, self._indices, self._indptr), shape=self.shape_in)
+
+    def _torch_adjoint(self, y):
+        import warnings
+
+        import torch
+
+        data = y.clone() if self._order is None else y[self._data("_order", y)]
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(self._data("_indptr", y), self._data("_indices", y),
+                                           data, size=self.shape_in, check_invariants=False)
+
+    def adjoint_times(self, y: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """A*(y)·Z; on tensors one scatter out[i_k] += y_k Z[j_k] (`index_add_`)."""
+        if is_torch(Z):
+            self.counts["adjoint"] += 1
+            return self._scatter(self.check_y(y), Z, "rows", "cols", self.shape_in[0])
+        return super().adjoint_times(y, Z)
+
+    def adjoint_t_times(self, y: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """A*(y)ᵀ·Z; on tensors one scatter out[j_k] += y_k Z[i_k] (`index_add_`)."""
+        if is_torch(Z):
+            self.counts["adjoint"] += 1
+            return self._scatter(self.check_y(y), Z, "cols", "rows", self.shape_in[1])
+        return super().adjoint_t_times(y, Z)
+
+    def _scatter(self, y, Z, into: str, gather: str, n: int):
+        """out[into_k] += y_k · Z[gather_k] over the observations, in blocks."""
+        dst, src = self._data(into, Z), self._data(gather, Z)
+        out = Z.new_zeros((n, Z.shape[1]))
+        for s in range(0, self.m, TORCH_BLOCK):
+            e = min(s + TORCH_BLOCK, self.m)
+            out.index_add_(0, dst[s:e], Z[src[s:e]] * y[s:e, None])
+        return out
 
     def _compute_norm(self) -> float:
         # A*A is diagonal with the multiplicity of each entry: ‖A‖ = √(max multiplicity).
