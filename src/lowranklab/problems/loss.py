@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from lowranklab.backend import float_dtype, is_torch, to_like
-from lowranklab.lowrank import Matrix
+from lowranklab.lowrank import LowRank, Matrix
 from lowranklab.operators.base import MeasurementOperator
 
 
@@ -98,9 +98,15 @@ class LeastSquares(Loss):
         return 0.5 * self.scale * float(r @ r)
 
     def grad(self, X: Matrix) -> Matrix:
+        if hasattr(self.op, "residual_adjoint"):
+            return self.value_and_grad(X)[1]
         return self.op.adjoint(self.scale * self.residual(X))
 
     def value_and_grad(self, X: Matrix) -> tuple[float, Matrix]:
+        fused = getattr(self.op, "residual_adjoint", None)
+        if fused is not None:  # operators that stream A: residual and adjoint in one pass
+            r, G = fused(X, self._b_like(X.L if isinstance(X, LowRank) else X), self.scale)
+            return 0.5 * self.scale * float(r @ r), G
         r = self.residual(X)
         value = 0.5 * self.scale * float(r @ r)
         if self.scale != 1.0:
