@@ -63,32 +63,36 @@ class DenseSensing(MeasurementOperator):
         return super()._compute_norm()
 
 
-def symmetric_gaussian(d: int, m: int, rng: np.random.Generator) -> DenseSensing:
+def symmetric_gaussian(d: int, m: int, rng: np.random.Generator, *,
+                       dtype=None) -> DenseSensing:
     """The papers' symmetric Gaussian sensing operator (ez2021 §1.2, eftekhari2021).
 
     Each A_i has its upper triangle *including the diagonal* i.i.d. N(0, 1), mirrored below;
-    no 1/√m scaling. So E[A*A(X)] = m (2X − diag X) for symmetric X.
+    no 1/√m scaling. So E[A*A(X)] = m (2X − diag X) for symmetric X. Drawn in float64 and
+    stored in `dtype` (float32: the same numbers rounded). For a seed-defined operator that
+    can also be streamed at large d, see `seeded_gaussian`.
     """
     _check_dims(m=m, d=d)
     G = rng.standard_normal((m, d, d))
     iu = np.triu(np.ones((d, d), dtype=bool))
     A = np.where(iu, G, G.transpose(0, 2, 1))
-    return DenseSensing(A.reshape(m, d * d), (d, d))
+    return DenseSensing(A.reshape(m, d * d), (d, d), dtype=dtype)
 
 
 def gaussian(
-    d1: int, d2: int, m: int, rng: np.random.Generator, *, scale: float | None = None
+    d1: int, d2: int, m: int, rng: np.random.Generator, *, scale: float | None = None,
+    dtype=None,
 ) -> DenseSensing:
     """General Gaussian sensing: entries of every A_i i.i.d. N(0, scale²).
 
     The default scale 1/√m makes E[A*A] = I (restricted isometry with high probability once
-    m ≳ r(d1 + d2)).
+    m ≳ r(d1 + d2)). Drawn in float64, stored in `dtype`.
     """
     _check_dims(m=m, d1=d1, d2=d2)
     s = 1.0 / np.sqrt(m) if scale is None else float(scale)
     if not s > 0:
         raise ValueError(f"scale must be > 0, got {scale}")
-    return DenseSensing(rng.standard_normal((m, d1 * d2)) * s, (d1, d2))
+    return DenseSensing(rng.standard_normal((m, d1 * d2)) * s, (d1, d2), dtype=dtype)
 
 
 def _check_dims(**dims: int) -> None:

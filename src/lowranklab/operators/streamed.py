@@ -94,15 +94,17 @@ class StreamedGaussian(MeasurementOperator):
             g = _row_generator(self.seed, i)
             if direct:
                 g.standard_normal(out=out[k])
+                if self.scale != 1.0:
+                    out[k] *= self.scale
                 continue
             g.standard_normal(out=tmp)
+            if self.scale != 1.0:
+                tmp *= self.scale  # in float64, before rounding to the storage dtype
             if self.symmetric:
                 out[k, self._upper] = tmp
                 out[k, self._lower] = tmp
             else:
                 out[k] = tmp
-        if self.scale != 1.0:
-            out *= self._dtype.type(self.scale)
         return out
 
     def blocks(self):
@@ -153,9 +155,9 @@ class StreamedGaussian(MeasurementOperator):
 
         self.counts["forward"] += 1
         self.counts["adjoint"] += 1
+        if tuple(X.shape) != self.shape_in:
+            raise ValueError(f"X must have shape {self.shape_in}, got {tuple(X.shape)}")
         x = (X.L @ X.R.T if isinstance(X, LowRank) else X).reshape(-1)
-        if tuple(x.shape) != (self.shape_in[0] * self.shape_in[1],):
-            raise ValueError(f"X must have shape {self.shape_in}")
         r = (x.new_empty(self.m) if is_torch(x)
              else np.empty(self.m, dtype=np.result_type(self._dtype, x.dtype)))
         acc = None
