@@ -90,7 +90,7 @@ class DeepFactor(Parametrization):
             return M if is_torch(M) else np.asarray(M)
 
         if S is None:
-            M = G.T @ P if P is not None else None
+            M = (G.mT if is_torch(G) else G.T) @ P if P is not None else None
             if M is None:
                 from lowranklab.lowrank import as_dense
 
