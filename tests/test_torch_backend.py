@@ -190,3 +190,31 @@ def test_numpy_b_with_torch_x_and_the_reverse(rng):
     with pytest.raises(TypeError, match="dtype"):
         LeastSquares(op, t(b), dtype="float32")
     assert LeastSquares(op, b).value(t(np.zeros((3, 3)))) == pytest.approx(0.5 * b @ b)
+
+
+@pytest.mark.parametrize("psd", [False, True])
+@pytest.mark.parametrize("kind", ["entries", "gaussian", "rank_one"])
+def test_fixed_rank_manifold_matches_numpy_on_torch(psd, kind, rng):
+    """Point from factors, tangent projection of the (sparse / dense / LowRank) gradient,
+    retraction through the 2r×2r core, transport, Riemannian Hessian and the inner product on
+    torch equal NumPy to 1e-12 (compared as matrices: singular vectors are unique up to sign)."""
+    from lowranklab.models.fixed_rank import manifold_for
+
+    d1, d2 = (5, 5) if psd else (5, 4)
+    op = make_operator(kind, d1, d2, rng)
+    loss = LeastSquares(op, rng.standard_normal(op.m))
+    M = manifold_for((d1, d2), 2, symmetric=psd)
+    x = M.random_point(rng)
+    tx = M.point(t(x.U), t(x.S), t(x.V))
+    f, g, G = M.gradient(loss, x)
+    tf, tg, tG = M.gradient(loss, tx)
+    assert tf == pytest.approx(f, rel=1e-12)
+    close(M.to_lowrank(tx, tg), M.to_lowrank(x, g))
+    y, ty = M.retract(x, g, -0.3), M.retract(tx, tg, -0.3)
+    close(ty.lowrank(), y.lowrank())
+    close(M.to_lowrank(ty, M.transport(tx, ty, tg)), M.to_lowrank(y, M.transport(x, y, g)))
+    close(M.to_lowrank(tx, M.hessian(loss, tx, tg, tG)), M.to_lowrank(x, M.hessian(loss, x, g, G)))
+    assert M.inner(tx, tg, tg) == pytest.approx(M.inner(x, g, g), rel=1e-12)
+    close(M.from_lowrank(LowRank(t(x.U), t(x.V))).lowrank(),
+          M.from_lowrank(LowRank(x.U, x.V)).lowrank())
+    assert float(abs(ty.U.T @ ty.U - torch.eye(2, dtype=torch.float64)).max()) < 1e-12
