@@ -147,3 +147,35 @@ def test_rank_one_factored_paths_never_form_the_ambient_matrix(monkeypatch, rng)
     np.testing.assert_allclose(obj.evaluate(theta).grad, ref[0], rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(obj.hvp(theta, theta[::-1].copy()), ref[1], rtol=1e-10,
                                atol=1e-10)
+
+
+@pytest.mark.parametrize("operator", ["streamed", "rank_one"])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_large_sensing_problems_round_trip_through_problem_npz(operator, symmetric, tmp_path):
+    from lowranklab.problems import sensing_problem
+    from lowranklab.problems.instance import Problem
+
+    rng = np.random.default_rng(11)
+    prob = sensing_problem(5, 2, 40, rng, symmetric=symmetric, d2=None if symmetric else 4,
+                           operator=operator, dtype="float32")
+    assert prob.op.dtype == np.float32 and prob.b.dtype == np.float32
+    np.testing.assert_allclose(prob.b, prob.op.forward(prob.truth), rtol=1e-5, atol=1e-6)
+    path = tmp_path / "p.npz"
+    prob.save(path)
+    back = Problem.load(path)
+    assert type(back.op) is type(prob.op) and back.op.shape_in == prob.op.shape_in
+    assert back.op.dtype == np.float32 and back.b.dtype == np.float32
+    np.testing.assert_array_equal(back.b, prob.b)
+    X = rng.standard_normal(prob.shape).astype(np.float32)
+    np.testing.assert_array_equal(back.op.forward(X), prob.op.forward(X))
+
+
+def test_sensing_problem_dense_default_is_unchanged_and_bad_operator_raises():
+    from lowranklab.operators import symmetric_gaussian
+    from lowranklab.problems import sensing_problem
+
+    prob = sensing_problem(4, 1, 12, np.random.default_rng(3))
+    np.testing.assert_array_equal(prob.op.A, symmetric_gaussian(4, 12,
+                                                                np.random.default_rng(3)).A)
+    with pytest.raises(ValueError, match="operator"):
+        sensing_problem(4, 1, 12, np.random.default_rng(3), operator="sparse")
