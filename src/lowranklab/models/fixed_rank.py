@@ -73,7 +73,7 @@ class FixedRankPoint:
 
     def flat(self) -> np.ndarray:
         """(vec U, S, vec V) as one flat vector (the `theta` of a solver `Result`)."""
-        return np.concatenate([self.U.ravel(), self.S, self.V.ravel()])
+        return concat([self.U.reshape(-1), self.S, self.V.reshape(-1)])
 
 
 @dataclass(frozen=True)
