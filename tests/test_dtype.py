@@ -147,3 +147,26 @@ def test_float64_model_casts_float32_input_when_asked(rng):
                                         np.ones((2, 1), np.float32)).dtype == F32
     with pytest.raises(ValueError, match="dtype"):
         SymmetricFactor(3, 2, dtype="int64")
+
+
+@pytest.mark.parametrize("psd", [False, True])
+def test_float32_fixed_rank_manifold_keeps_float32(psd, rng):
+    from lowranklab.models.fixed_rank import manifold_for
+
+    shape = (6, 6) if psd else (6, 5)
+    op = symmetric_gaussian(6, 40, rng, dtype="float32") if psd else gaussian(
+        6, 5, 40, rng, dtype="float32")
+    loss = LeastSquares(op, rng.standard_normal(40).astype(np.float32))
+    M = manifold_for(shape, 2, symmetric=psd)
+    x64 = M.random_point(rng)
+    x = M.point(x64.U.astype(np.float32), x64.S.astype(np.float32), x64.V.astype(np.float32))
+    f, g, G = M.gradient(loss, x)
+    y = M.retract(x, g, -0.01)
+    h = M.hessian(loss, x, g, G)
+    for arr in (g.M, g.Up, g.Vp, y.U, y.S, y.V, h.M, h.Up):
+        assert arr.dtype == F32
+    f64, g64, _ = M.gradient(LeastSquares(_as_float64(op), loss.b.astype(np.float64)),
+                             M.point(x.U.astype(np.float64), x.S.astype(np.float64),
+                                     x.V.astype(np.float64), check=False))
+    assert f == pytest.approx(f64, rel=1e-4)
+    np.testing.assert_allclose(g.Up, g64.Up, rtol=0, atol=1e-4 * np.abs(g64.Up).max())

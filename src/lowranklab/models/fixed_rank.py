@@ -150,7 +150,7 @@ def _products(G: Matrix, U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.n
         return G @ V, G.mT @ U
     if sp.issparse(G):
         return np.asarray(G @ V), np.asarray(G.T @ U)
-    G = np.asarray(G, dtype=float)
+    G = _as_float(G)
     return G @ V, G.T @ U
 
 
