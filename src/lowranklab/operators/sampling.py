@@ -68,6 +68,7 @@ class EntrySampling(MeasurementOperator):
         self._indptr = np.searchsorted(sorted_rows, np.arange(d1 + 1)).astype(np.int64)
         self._indices = self.cols if self._order is None else self.cols[order]
         self._buffers: list[np.ndarray] = []  # sampled_dot's gather buffers, reused
+        self._t_order: np.ndarray | None = None  # CSR pattern of A*(y)ᵀ, on first torch use
 
     @property
     def fraction(self) -> float:
@@ -113,7 +114,7 @@ class EntrySampling(MeasurementOperator):
         return vals.new_empty(self.m).index_copy_(0, self._data("_order", U), vals)
 
     def adjoint(self, y: np.ndarray) -> sp.csr_array:
-        """A*(y): a SciPy CSR array (NumPy y) or a torch sparse CSR tensor (tensor y)."""
+        """A*(y): a SciPy CSR array (NumPy y) or a `CSRPair` of torch CSR tensors (tensor y)."""
         self.counts["adjoint"] += 1
         y = self.check_y(y)
         if is_torch(y):
@@ -137,7 +138,7 @@ class EntrySampling(MeasurementOperator):
     def _transposed_pattern(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The CSR pattern of A*(y)ᵀ (rows = columns of X), built on first use: observation
         `_t_order[k]` sits at position k."""
-        if getattr(self, "_t_order", None) is None:
+        if self._t_order is None:
             order = np.lexsort((self.rows, self.cols))
             self._t_indptr = np.searchsorted(self.cols[order], np.arange(self.shape_in[1] + 1))
             self._t_indices = self.rows[order]
