@@ -28,8 +28,12 @@ def test_streamed_blocks_are_the_stored_rows(symmetric, block_bytes):
     stored = seeded_gaussian((4, 4), 11, 7, symmetric=symmetric)
     assert isinstance(stored, DenseSensing)
     blocks = np.concatenate([blk.copy() for _, _, blk in streamed.blocks()])
-    np.testing.assert_array_equal(blocks, stored.A)
+    np.testing.assert_array_equal(blocks, streamed.draws(0, 11))
+    np.testing.assert_array_equal(streamed.rows(0, 11), stored.A)
     np.testing.assert_array_equal(streamed.rows(3, 9), stored.A[3:9])
+    if symmetric:  # the drawn coordinates are the upper triangles, triu order
+        iu = np.triu_indices(4)
+        np.testing.assert_array_equal(blocks, stored.A.reshape(11, 4, 4)[:, iu[0], iu[1]])
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((4, 4)), rng.standard_normal(11)
     np.testing.assert_allclose(streamed.forward(X), stored.forward(X), rtol=1e-13, atol=1e-13)

@@ -68,69 +68,94 @@ class StreamedGaussian(MeasurementOperator):
         self.symmetric = bool(symmetric)
         self.scale = s
         self._dtype = resolve_dtype(dtype) or np.dtype(np.float64)
-        n = d1 * d2
-        self.block_rows = int(max(1, min(self.m, block_bytes // (n * self._dtype.itemsize))))
         if self.symmetric:
             iu, ju = np.triu_indices(d1)
             self._upper = iu * d1 + ju  # flat positions of the upper triangle, triu order
             self._lower = ju * d1 + iu  # their mirror images
-        self._block: np.ndarray | None = None  # reused block buffer
+            self._diag = np.flatnonzero(iu == ju)  # diagonal among the drawn coordinates
+        self.n_draws = self._upper.size if self.symmetric else d1 * d2
+        self.block_rows = int(max(1, min(self.m,
+                                         block_bytes // (self.n_draws * self._dtype.itemsize))))
+        self._block: np.ndarray | None = None  # reused block buffer of drawn coordinates
 
     @property
     def dtype(self) -> np.dtype:
         return self._dtype
 
     # -- the numbers ----------------------------------------------------------------------
-    def rows(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
-        """Rows start..stop−1 of A as a (stop − start, d1·d2) array in the storage dtype."""
+    def draws(self, start: int, stop: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The drawn numbers of rows start..stop−1, scaled, in the storage dtype: a
+        (stop − start, n_draws) array (general: vec(A_i); symmetric: the upper triangle of
+        A_i in `numpy.triu_indices` order)."""
         if not 0 <= start <= stop <= self.m:
             raise ValueError(f"need 0 <= start <= stop <= {self.m}, got {start}, {stop}")
-        d1, d2 = self.shape_in
         if out is None:
-            out = np.empty((stop - start, d1 * d2), dtype=self._dtype)
-        direct = self._dtype == np.float64 and not self.symmetric
-        tmp = None if direct else np.empty(self._upper.size if self.symmetric else d1 * d2)
+            out = np.empty((stop - start, self.n_draws), dtype=self._dtype)
+        direct = self._dtype == np.float64
+        tmp = None if direct else np.empty(self.n_draws)
         for k, i in enumerate(range(start, stop)):
             g = _row_generator(self.seed, i)
-            if direct:
-                g.standard_normal(out=out[k])
-                if self.scale != 1.0:
-                    out[k] *= self.scale
-                continue
-            g.standard_normal(out=tmp)
+            row = out[k] if direct else tmp
+            g.standard_normal(out=row)
             if self.scale != 1.0:
-                tmp *= self.scale  # in float64, before rounding to the storage dtype
-            if self.symmetric:
-                out[k, self._upper] = tmp
-                out[k, self._lower] = tmp
-            else:
+                row *= self.scale  # in float64, before rounding to the storage dtype
+            if not direct:
                 out[k] = tmp
         return out
 
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Rows start..stop−1 of A, vec(A_i) row-major, as a (stop − start, d1·d2) array."""
+        D = self.draws(start, stop)
+        if not self.symmetric:
+            return D
+        out = np.empty((stop - start, self.shape_in[0] * self.shape_in[1]), dtype=self._dtype)
+        out[:, self._upper] = D
+        out[:, self._lower] = D
+        return out
+
     def blocks(self):
-        """(start, stop, block) over the rows of A; the block buffer is reused."""
+        """(start, stop, drawn block) over the rows of A; the block buffer is reused."""
         for start in range(0, self.m, self.block_rows):
             stop = min(start + self.block_rows, self.m)
-            if self._block is None or self._block.shape[0] < stop - start:
-                self._block = np.empty((self.block_rows, self.shape_in[0] * self.shape_in[1]),
-                                       dtype=self._dtype)
-            yield start, stop, self.rows(start, stop, out=self._block[: stop - start])
+            if self._block is None:
+                self._block = np.empty((self.block_rows, self.n_draws), dtype=self._dtype)
+            yield start, stop, self.draws(start, stop, out=self._block[: stop - start])
 
     def materialize(self) -> DenseSensing:
         """The stored operator with the same numbers (m·d1·d2 entries: small d only)."""
-        A = self.rows(0, self.m)
-        return DenseSensing(A, self.shape_in, dtype=self._dtype)
+        return DenseSensing(self.rows(0, self.m), self.shape_in, dtype=self._dtype)
 
     # -- the operator ---------------------------------------------------------------------
+    # With D_i the drawn coordinates of row i, ⟨A_i, X⟩ = ⟨D_i, fold(X)⟩ and
+    # Σ_i y_i A_i = unfold(Σ_i y_i D_i): for the general kind fold = vec, unfold = reshape; for
+    # the symmetric kind fold(X)_jk = X_jk + X_kj (j < k), X_jj (j = k) and unfold mirrors the
+    # upper triangle, so each pass reads d(d+1)/2 numbers per row instead of d².
     def _block_on(self, blk: np.ndarray, like):
         return to_like(blk, like) if is_torch(like) else blk
 
+    def _fold(self, X):
+        if not self.symmetric:
+            return X.reshape(-1)
+        S = (X + X.T).reshape(-1)
+        w = S[self._data("_upper", X)]
+        w[self._data("_diag", X)] *= 0.5  # (X + Xᵀ)_jj = 2 X_jj
+        return w
+
+    def _unfold(self, u):
+        if not self.symmetric:
+            return u.reshape(self.shape_in)
+        d = self.shape_in[0]
+        M = u.new_zeros(d * d) if is_torch(u) else np.zeros(d * d, dtype=u.dtype)
+        M[self._data("_upper", u)] = u
+        M[self._data("_lower", u)] = u
+        return M.reshape(d, d)
+
     def _forward_dense(self, X: np.ndarray) -> np.ndarray:
-        x = X.reshape(-1)
-        out = (x.new_empty(self.m) if is_torch(x)
-               else np.empty(self.m, dtype=np.result_type(self._dtype, x.dtype)))
+        w = self._fold(X)
+        out = (w.new_empty(self.m) if is_torch(w)
+               else np.empty(self.m, dtype=np.result_type(self._dtype, w.dtype)))
         for s, e, blk in self.blocks():
-            out[s:e] = self._block_on(blk, x) @ x
+            out[s:e] = self._block_on(blk, w) @ w
         return out
 
     def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -139,14 +164,15 @@ class StreamedGaussian(MeasurementOperator):
         return self._forward_dense(U @ V.T)
 
     def adjoint(self, y: np.ndarray) -> np.ndarray:
-        """A*(y) = Σ_i y_i A_i, accumulated block by block into one dense d1×d2 array."""
+        """A*(y) = Σ_i y_i A_i, accumulated block by block into one dense d1×d2 array (so
+        `adjoint_times` and `adjoint_t_times` are one d1×d2 product after the pass)."""
         self.counts["adjoint"] += 1
         y = self.check_y(y)
         acc = None
         for s, e, blk in self.blocks():
             part = y[s:e] @ self._block_on(blk, y)
             acc = part if acc is None else acc + part
-        return acc.reshape(self.shape_in)
+        return self._unfold(acc)
 
     def residual_adjoint(self, X, b, weight: float = 1.0):
         """(r, A*(weight·r)) for r = A(X) − b in one pass over the rows (one generation of A
@@ -157,16 +183,16 @@ class StreamedGaussian(MeasurementOperator):
         self.counts["adjoint"] += 1
         if tuple(X.shape) != self.shape_in:
             raise ValueError(f"X must have shape {self.shape_in}, got {tuple(X.shape)}")
-        x = (X.L @ X.R.T if isinstance(X, LowRank) else X).reshape(-1)
-        r = (x.new_empty(self.m) if is_torch(x)
-             else np.empty(self.m, dtype=np.result_type(self._dtype, x.dtype)))
+        w = self._fold(X.L @ X.R.T if isinstance(X, LowRank) else X)
+        r = (w.new_empty(self.m) if is_torch(w)
+             else np.empty(self.m, dtype=np.result_type(self._dtype, w.dtype)))
         acc = None
         for s, e, blk in self.blocks():
-            B = self._block_on(blk, x)
-            r[s:e] = B @ x - b[s:e]
+            B = self._block_on(blk, w)
+            r[s:e] = B @ w - b[s:e]
             part = (weight * r[s:e]) @ B
             acc = part if acc is None else acc + part
-        return r, acc.reshape(self.shape_in)
+        return r, self._unfold(acc)
 
     def __repr__(self) -> str:
         return (f"StreamedGaussian(shape_in={self.shape_in}, m={self.m}, seed={self.seed}, "
