@@ -4,17 +4,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from lowranklab.operators import EntrySampling, Identity, gaussian, symmetric_gaussian
+from lowranklab.operators import (
+    EntrySampling,
+    Identity,
+    StreamedGaussian,
+    gaussian,
+    rank_one_gaussian,
+    symmetric_gaussian,
+)
 
-KINDS = ("symmetric_gaussian", "gaussian", "entries", "identity")
+KINDS = ("symmetric_gaussian", "gaussian", "entries", "identity", "streamed",
+         "streamed_symmetric", "rank_one", "rank_one_symmetric")
+SQUARE_KINDS = ("symmetric_gaussian", "streamed_symmetric", "rank_one_symmetric")
 
 
 def make_operator(kind: str, d1: int, d2: int, rng: np.random.Generator):
-    """A small operator of each kind; entry sampling always repeats one index pair."""
+    """A small operator of each kind; entry sampling always repeats one index pair; the
+    streamed kinds hold two rows per block, so every pass crosses block boundaries."""
+    if kind in SQUARE_KINDS and d1 != d2:
+        raise ValueError(f"{kind} needs d1 == d2")
     if kind == "symmetric_gaussian":
-        if d1 != d2:
-            raise ValueError("symmetric_gaussian needs d1 == d2")
         return symmetric_gaussian(d1, 3 * d1 * d2, rng)
+    if kind in ("streamed", "streamed_symmetric"):
+        return StreamedGaussian((d1, d2), 2 * d1 * d2 + 1, int(rng.integers(2**31)),
+                                symmetric=kind == "streamed_symmetric",
+                                block_bytes=2 * 8 * d1 * d2)
+    if kind in ("rank_one", "rank_one_symmetric"):
+        return rank_one_gaussian(d1, d2, 2 * d1 * d2 + 1, rng,
+                                 symmetric=kind == "rank_one_symmetric")
     if kind == "gaussian":
         return gaussian(d1, d2, 2 * d1 * d2, rng)
     if kind == "entries":

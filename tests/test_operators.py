@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import KINDS, dense_matrix_of, make_operator
+from helpers import KINDS, SQUARE_KINDS, dense_matrix_of, make_operator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +29,7 @@ dims = st.integers(1, 5)
 
 def draw_op(kind: str, d1: int, d2: int, seed: int):
     rng = np.random.default_rng(seed)
-    if kind == "symmetric_gaussian":
+    if kind in SQUARE_KINDS:
         d2 = d1
     return make_operator(kind, d1, d2, rng), rng
 
@@ -90,7 +90,7 @@ def test_forward_lr_matches_dense(kind, d1, d2, k, seed):
     np.testing.assert_allclose(op.forward(LowRank(U, V)), expected, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("kind", ["symmetric_gaussian", "entries", "identity"])
+@pytest.mark.parametrize("kind", [*SQUARE_KINDS, "entries", "identity"])
 @PROP
 @given(d=dims, k=st.integers(1, 4), seed=seeds)
 def test_forward_sym_matches_dense(kind, d, k, seed):
@@ -113,7 +113,7 @@ def test_adjoint_times_match_dense(kind, d1, d2, k, seed):
 
 
 @pytest.mark.parametrize("kind, shape", [(k, s) for k in KINDS for s in [(3, 3), (4, 2), (1, 5)]
-                                         if k != "symmetric_gaussian" or s[0] == s[1]])
+                                         if k not in SQUARE_KINDS or s[0] == s[1]])
 def test_norm_is_spectral_norm_of_dense_representation(kind, shape, rng):
     op = make_operator(kind, *shape, rng)
     M = dense_matrix_of(op)

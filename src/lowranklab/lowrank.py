@@ -2,6 +2,8 @@
 
 Parametrizations hand the loss their X(θ) and DX(θ)[θ̇] in this form, so a loss on a completion
 operator evaluates A(X) from the factors (O(m·r)) and no d1×d2 array is ever built.
+The factors may be NumPy arrays or torch tensors (`lowranklab.backend`); every function here
+computes in the factors' own namespace, device and dtype.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+
+from lowranklab.backend import concat, is_torch, namespace, zeros
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,9 @@ class LowRank:
         D = self.__dict__.get("_dense")
         if D is None:
             D = self.L @ self.R.T
-            D.flags.writeable = False
-            object.__setattr__(self, "_dense", D)
+            if isinstance(D, np.ndarray):  # torch: no cache (a tensor has no read-only flag)
+                D.flags.writeable = False
+                object.__setattr__(self, "_dense", D)
         return D
 
     def __matmul__(self, Z: np.ndarray) -> np.ndarray:
@@ -50,7 +55,7 @@ class LowRank:
     def __add__(self, other: LowRank) -> LowRank:
         if not isinstance(other, LowRank):
             return NotImplemented
-        return LowRank(np.hstack([self.L, other.L]), np.hstack([self.R, other.R]))
+        return LowRank(concat([self.L, other.L], axis=1), concat([self.R, other.R], axis=1))
 
     def __mul__(self, c: float) -> LowRank:
         return LowRank(self.L * c, self.R)
@@ -59,18 +64,25 @@ class LowRank:
 
     def singular_values(self) -> np.ndarray:
         """σ(L Rᵀ) from two thin QRs and a k×k SVD: O((d1 + d2)k²)."""
-        _, RL = np.linalg.qr(self.L)
-        _, RR = np.linalg.qr(self.R)
-        s = np.linalg.svd(RL @ RR.T, compute_uv=False)
+        xp = namespace(self.L)
+        _, RL = xp.linalg.qr(self.L)
+        _, RR = xp.linalg.qr(self.R)
+        s = (np.linalg.svd(RL @ RR.T, compute_uv=False) if xp is np
+             else xp.linalg.svdvals(RL @ RR.T))
         n = min(self.shape)
-        return s[:n] if s.size >= n else np.concatenate([s, np.zeros(n - s.size)])
+        if s.shape[0] >= n:
+            return s[:n]
+        return concat([s, zeros((n - s.shape[0],), like=s)])
 
     def fro_sq(self) -> float:
         """‖L Rᵀ‖²_F = ‖R_L R_Rᵀ‖²_F from thin QRs of the factors (no cancellation, so the
         distance of two nearby factored matrices keeps its relative accuracy)."""
-        _, RL = np.linalg.qr(self.L)
-        _, RR = np.linalg.qr(self.R)
-        return float(np.linalg.norm(RL @ RR.T) ** 2)
+        xp = namespace(self.L)
+        _, RL = xp.linalg.qr(self.L)
+        _, RR = xp.linalg.qr(self.R)
+        if xp is np:
+            return float(np.linalg.norm(RL @ RR.T) ** 2)
+        return float(xp.sum((RL @ RR.T) ** 2))
 
 
 Matrix = np.ndarray | LowRank | sp.sparray | sp.spmatrix
@@ -82,13 +94,19 @@ def as_dense(X: Matrix) -> np.ndarray:
         return X.dense()
     if sp.issparse(X):
         return X.toarray()
+    if is_torch(X):
+        import torch
+
+        return X if X.layout == torch.strided else X.to_dense()
     return np.asarray(X)
 
 
 def inner(X: Matrix, Y: Matrix) -> float:
     """⟨X, Y⟩ = tr(XᵀY) for dense, sparse or factored X and Y, without densifying factors."""
     if isinstance(X, LowRank) and isinstance(Y, LowRank):
-        return float(np.sum((X.L.T @ Y.L) * (X.R.T @ Y.R)))
+        return float(((X.L.T @ Y.L) * (X.R.T @ Y.R)).sum())
+    if is_torch(X.L if isinstance(X, LowRank) else X):
+        return _torch_inner(X, Y)
     if isinstance(X, LowRank):
         X, Y = Y, X
     if isinstance(Y, LowRank):
@@ -104,11 +122,22 @@ def inner(X: Matrix, Y: Matrix) -> float:
     return float(np.vdot(X, Y))
 
 
+def _torch_inner(X, Y) -> float:
+    """⟨X, Y⟩ on tensors: factors are contracted as above, sparse tensors are densified (the
+    torch path of `inner` serves tests and monitors, not inner loops)."""
+    if isinstance(X, LowRank):
+        X, Y = Y, X
+    if isinstance(Y, LowRank):
+        return float(((as_dense(X) @ Y.R) * Y.L).sum())
+    return float((as_dense(X) * as_dense(Y)).sum())
+
+
 def fro_dist_sq(X: Matrix, Y: Matrix) -> float:
     """‖X − Y‖²_F, computed from factors when X and Y are LowRank."""
     if isinstance(X, LowRank) and isinstance(Y, LowRank):
         return (X + Y * -1.0).fro_sq()
-    return float(np.linalg.norm(as_dense(X) - as_dense(Y)) ** 2)
+    D = as_dense(X) - as_dense(Y)
+    return float((D * D).sum()) if is_torch(D) else float(np.linalg.norm(D) ** 2)
 
 
 def fro_norm(X: Matrix) -> float:
@@ -116,4 +145,6 @@ def fro_norm(X: Matrix) -> float:
         return float(np.sqrt(max(X.fro_sq(), 0.0)))
     if sp.issparse(X):
         return float(sp.linalg.norm(X))
+    if is_torch(X):
+        return float(as_dense(X).square().sum().sqrt())
     return float(np.linalg.norm(X))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lowranklab.backend import concat, empty, resolve_dtype, zeros
 from lowranklab.lowrank import LowRank, Matrix
 from lowranklab.models.base import Parametrization, skew_basis
 from lowranklab.models.symmetric import _independent, _right_solve
@@ -21,7 +22,7 @@ class BalancedFactor(Parametrization):
     GL(r) action (UB, VB⁻ᵀ) leaves the loss unchanged (dimension r²).
     """
 
-    def __init__(self, d1: int, d2: int, r: int, mu: float = 0.0) -> None:
+    def __init__(self, d1: int, d2: int, r: int, mu: float = 0.0, *, dtype=None) -> None:
         for name, v in (("d1", d1), ("d2", d2), ("r", r)):
             if int(v) != v or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -29,6 +30,7 @@ class BalancedFactor(Parametrization):
             raise ValueError(f"mu must be a finite number >= 0, got {mu}")
         self.d1, self.d2, self.r = int(d1), int(d2), int(r)
         self.mu = float(mu)
+        self.dtype = resolve_dtype(dtype)
         self.shape = (self.d1, self.d2)
         self.dim = (self.d1 + self.d2) * self.r
 
@@ -37,11 +39,11 @@ class BalancedFactor(Parametrization):
         return W[: self.d1], W[self.d1 :]
 
     def pack(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
-        U, V = np.asarray(U, dtype=float), np.asarray(V, dtype=float)
-        if U.shape != (self.d1, self.r) or V.shape != (self.d2, self.r):
+        U, V = self.as_float(U), self.as_float(V)
+        if tuple(U.shape) != (self.d1, self.r) or tuple(V.shape) != (self.d2, self.r):
             raise ValueError(f"U, V must have shapes {(self.d1, self.r)}, {(self.d2, self.r)}; "
-                             f"got {U.shape}, {V.shape}")
-        return np.vstack([U, V]).ravel()
+                             f"got {tuple(U.shape)}, {tuple(V.shape)}")
+        return concat([U, V], axis=0).reshape(-1)
 
     def to_matrix(self, theta) -> LowRank:
         U, V = self.unpack(theta)
@@ -49,7 +51,7 @@ class BalancedFactor(Parametrization):
 
     def push(self, theta, theta_dot) -> LowRank:
         (U, V), (Ud, Vd) = self.unpack(theta), self.unpack(theta_dot)
-        return LowRank(np.hstack([Ud, U]), np.hstack([V, Vd]))
+        return LowRank(concat([Ud, U], axis=1), concat([V, Vd], axis=1))
 
     def pull(self, theta, G: Matrix) -> np.ndarray:
         U, V = self.unpack(theta)
@@ -61,10 +63,10 @@ class BalancedFactor(Parametrization):
 
     def _both_sides(self, G: Matrix, A: np.ndarray, B: np.ndarray) -> np.ndarray:
         """vec([G B; Gᵀ A]), each product written straight into its half."""
-        out = np.empty((self.d1 + self.d2, self.r))
+        out = empty((self.d1 + self.d2, self.r), like=B)
         times(G, B, out=out[: self.d1])
         t_times(G, A, out=out[self.d1 :])
-        return out.ravel()
+        return out.reshape(-1)
 
     def imbalance(self, theta) -> np.ndarray:
         """D = UᵀU − VᵀV (conserved by gradient flow when μ = 0)."""
@@ -72,26 +74,26 @@ class BalancedFactor(Parametrization):
         return U.T @ U - V.T @ V
 
     def reg_value(self, theta) -> float:
-        return 0.25 * self.mu * float(np.sum(self.imbalance(theta) ** 2))
+        return 0.25 * self.mu * float((self.imbalance(theta) ** 2).sum())
 
     def reg_grad(self, theta) -> np.ndarray:
         return self.reg_value_and_grad(theta)[1]
 
     def reg_value_and_grad(self, theta) -> tuple[float, np.ndarray]:
         if self.mu == 0:
-            return 0.0, np.zeros_like(theta)
+            return 0.0, zeros(theta.shape, like=theta)
         D = self.imbalance(theta)
         g = theta.reshape(self.d1 + self.d2, self.r) @ (self.mu * D)  # [μUD; μVD], one GEMM
         g[self.d1 :] *= -1.0
-        return 0.25 * self.mu * float(np.sum(D**2)), g.ravel()
+        return 0.25 * self.mu * float((D**2).sum()), g.reshape(-1)
 
     def reg_hvp(self, theta, theta_dot) -> np.ndarray:
         if self.mu == 0:
-            return np.zeros_like(theta)
+            return zeros(theta.shape, like=theta)
         (U, V), (Ud, Vd) = self.unpack(theta), self.unpack(theta_dot)
         D = self.imbalance(theta)
         Dd = Ud.T @ U + U.T @ Ud - Vd.T @ V - V.T @ Vd
-        return self.mu * np.vstack([Ud @ D + U @ Dd, -(Vd @ D + V @ Dd)]).ravel()
+        return self.mu * concat([Ud @ D + U @ Dd, -(Vd @ D + V @ Dd)], axis=0).reshape(-1)
 
     def line(self, theta, xi) -> list[LowRank]:
         """X(θ + sξ) = UVᵀ + s(UΞ_Vᵀ + Ξ_UVᵀ) + s²Ξ_UΞ_Vᵀ as [X₀, X₁, X₂]."""

@@ -9,6 +9,11 @@
                           group that leaves X(θ) and the regularizer unchanged
 
 G may be dense, sparse or `LowRank`: only `G @ Z` and `G.T @ Z` are used.
+
+Backends and dtype: θ may be a NumPy array or a torch tensor (CPU or CUDA); every method
+returns results on θ's backend, device and dtype. A parametrization built with `dtype=`
+("float32" / "float64") casts θ and packed factors to it; without, float32 input stays
+float32 and anything else becomes float64.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from lowranklab.backend import float_dtype, is_torch, torch_float_dtype, zeros
 from lowranklab.lowrank import LowRank, Matrix
 
 
 class Parametrization(ABC):
     shape: tuple[int, int]
     dim: int
+    dtype: np.dtype | None = None  # None: keep the input's float32/float64
 
     @abstractmethod
     def unpack(self, theta: np.ndarray) -> tuple[np.ndarray, ...]: ...
@@ -46,10 +53,10 @@ class Parametrization(ABC):
         return 0.0
 
     def reg_grad(self, theta: np.ndarray) -> np.ndarray:
-        return np.zeros_like(theta)
+        return zeros(theta.shape, like=theta)
 
     def reg_hvp(self, theta: np.ndarray, theta_dot: np.ndarray) -> np.ndarray:
-        return np.zeros_like(theta)
+        return zeros(theta.shape, like=theta)
 
     def reg_value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """(ρ(θ), ∇ρ(θ)) in one pass; override when the two share work."""
@@ -63,11 +70,21 @@ class Parametrization(ABC):
         return None
 
     def check(self, theta: np.ndarray, name: str = "theta") -> np.ndarray:
-        theta = np.asarray(theta, dtype=float)
-        if theta.shape != (self.dim,):
+        theta = self.as_float(theta)
+        if tuple(theta.shape) != (self.dim,):
             raise ValueError(f"{name} must be a flat vector of length {self.dim}, "
-                             f"got shape {theta.shape}")
+                             f"got shape {tuple(theta.shape)}")
         return theta
+
+    def as_float(self, x):
+        """x in the parametrization's float dtype (see the module docstring); tensors stay
+        tensors, NumPy input becomes an ndarray (no copy when nothing changes)."""
+        if is_torch(x):
+            if self.dtype is not None:
+                return x.to(torch_float_dtype(self.dtype))
+            return x if x.is_floating_point() else x.double()
+        x = np.asarray(x)
+        return x.astype(float_dtype(x, self.dtype), copy=False)
 
 
 def skew_basis(r: int) -> list[np.ndarray]:

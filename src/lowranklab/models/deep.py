@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lowranklab.backend import concat, eye, is_torch, resolve_dtype, zeros
 from lowranklab.lowrank import LowRank, Matrix
 from lowranklab.models.base import Parametrization
 
@@ -21,13 +22,15 @@ from lowranklab.models.base import Parametrization
 class DeepFactor(Parametrization):
     """W = U₁⋯U_L with inner widths `widths` (default all d, the over-parametrized case)."""
 
-    def __init__(self, d1: int, d2: int, L: int, widths: list[int] | None = None) -> None:
+    def __init__(self, d1: int, d2: int, L: int, widths: list[int] | None = None, *,
+                 dtype=None) -> None:
         if int(L) != L or L < 1:
             raise ValueError(f"L must be a positive integer, got {L}")
         widths = [min(d1, d2)] * (L - 1) if widths is None else [int(k) for k in widths]
         if len(widths) != L - 1 or any(k < 1 for k in widths):
             raise ValueError(f"widths must be {L - 1} positive integers, got {widths}")
         self.L = int(L)
+        self.dtype = resolve_dtype(dtype)
         self.dims = [int(d1), *widths, int(d2)]
         self.shapes = [(self.dims[i], self.dims[i + 1]) for i in range(self.L)]
         self.sizes = [a * b for a, b in self.shapes]
@@ -36,16 +39,17 @@ class DeepFactor(Parametrization):
         self.dim = int(self.offsets[-1])
 
     def unpack(self, theta: np.ndarray) -> tuple[np.ndarray, ...]:
-        return tuple(theta[self.offsets[i]:self.offsets[i + 1]].reshape(self.shapes[i])
+        return tuple(theta[int(self.offsets[i]):int(self.offsets[i + 1])].reshape(self.shapes[i])
                      for i in range(self.L))
 
     def pack(self, *factors: np.ndarray) -> np.ndarray:
         if len(factors) != self.L:
             raise ValueError(f"expected {self.L} factors, got {len(factors)}")
         for i, (F, s) in enumerate(zip(factors, self.shapes, strict=True)):
-            if np.shape(F) != s:
-                raise ValueError(f"factor {i + 1} must have shape {s}, got {np.shape(F)}")
-        return np.concatenate([np.asarray(F, dtype=float).ravel() for F in factors])
+            shape = tuple(F.shape) if is_torch(F) else np.shape(F)
+            if shape != s:
+                raise ValueError(f"factor {i + 1} must have shape {s}, got {shape}")
+        return concat([self.as_float(F).reshape(-1) for F in factors])
 
     # prefixes[i] = U_1⋯U_i (None = identity for i = 0); suffixes[i] = U_i⋯U_L (1-based i)
     def _prefix_suffix(self, Us):
@@ -61,7 +65,7 @@ class DeepFactor(Parametrization):
     def to_matrix(self, theta: np.ndarray) -> LowRank:
         Us = self.unpack(theta)
         if self.L == 1:
-            return LowRank(Us[0], np.eye(self.shape[1]))
+            return LowRank(Us[0], eye(self.shape[1], like=theta))
         pre, _ = self._prefix_suffix(Us)
         return LowRank(pre[self.L - 1], Us[-1].T)
 
@@ -74,29 +78,32 @@ class DeepFactor(Parametrization):
         Ls, Rs = [], []
         for i in range(1, self.L + 1):
             left = Ud[i - 1] if pre[i - 1] is None else pre[i - 1] @ Ud[i - 1]
-            right = np.eye(self.shape[1]) if suf[i + 1] is None else suf[i + 1].T
+            right = eye(self.shape[1], like=theta) if suf[i + 1] is None else suf[i + 1].T
             Ls.append(left)
             Rs.append(right)
-        return LowRank(np.hstack(Ls), np.hstack(Rs))
+        return LowRank(concat(Ls, axis=1), concat(Rs, axis=1))
 
     @staticmethod
     def _sandwich(P, G: Matrix, S) -> np.ndarray:
         """Pᵀ G Sᵀ with None meaning identity."""
+        def dense(M):  # SciPy products may return np.matrix; tensors stay tensors
+            return M if is_torch(M) else np.asarray(M)
+
         if S is None:
-            M = G.T @ P if P is not None else None
+            M = (G.mT if is_torch(G) else G.T) @ P if P is not None else None
             if M is None:
                 from lowranklab.lowrank import as_dense
 
-                return np.asarray(as_dense(G))
-            return np.asarray(M).T
-        GS = np.asarray(G @ S.T)
+                return dense(as_dense(G))
+            return dense(M).T
+        GS = dense(G @ S.T)
         return GS if P is None else P.T @ GS
 
     def pull(self, theta, G: Matrix) -> np.ndarray:
         Us = self.unpack(theta)
         pre, suf = self._prefix_suffix(Us)
-        return np.concatenate([self._sandwich(pre[i - 1], G, suf[i + 1]).ravel()
-                               for i in range(1, self.L + 1)])
+        return concat([self._sandwich(pre[i - 1], G, suf[i + 1]).reshape(-1)
+                       for i in range(1, self.L + 1)])
 
     def curvature(self, theta, theta_dot, G: Matrix) -> np.ndarray:
         Us, Ud = self.unpack(theta), self.unpack(theta_dot)
@@ -112,13 +119,13 @@ class DeepFactor(Parametrization):
             dsuf[i] = a if i == L else Us[i - 1] @ dsuf[i + 1] + a
         out = []
         for i in range(1, L + 1):
-            term = np.zeros(self.shapes[i - 1])
+            term = zeros(self.shapes[i - 1], like=theta)
             if dpre[i - 1] is not None:
                 term = term + self._sandwich(dpre[i - 1], G, suf[i + 1])
             if dsuf[i + 1] is not None:
                 term = term + self._sandwich(pre[i - 1], G, dsuf[i + 1])
-            out.append(term.ravel())
-        return np.concatenate(out)
+            out.append(term.reshape(-1))
+        return concat(out)
 
 
 def balanced_symmetric_init(d: int, L: int, norm: float, rng: np.random.Generator, *,

@@ -20,6 +20,10 @@ so it may be dense, scipy-sparse (matrix completion) or `LowRank`.
     transport             projection of the ambient vector onto the new tangent space
     Riemannian Hessian    Hess f(Z)[ξ] = P_T(∇²f(Z)[ξ]) + P_U⊥ G Vp Σ⁻¹ Vᵀ + U Σ⁻¹ Upᵀ G P_V⊥
                           (hou2021 eq. (5) with the transposes fixed; G = ∇f(Z))
+
+Backends: the factors may be NumPy arrays or torch tensors (CPU/CUDA, any float dtype); points,
+tangent projection, retraction, transport and the Hessian then compute in torch on the
+factors' device (`torch.linalg` QR/SVD/eigh of the small cores), never through NumPy.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from lowranklab.backend import concat, eye, float_dtype, is_torch, zeros
 from lowranklab.lowrank import LowRank, Matrix, as_dense
 from lowranklab.problems.loss import Loss
 
@@ -68,7 +73,7 @@ class FixedRankPoint:
 
     def flat(self) -> np.ndarray:
         """(vec U, S, vec V) as one flat vector (the `theta` of a solver `Result`)."""
-        return np.concatenate([self.U.ravel(), self.S, self.V.ravel()])
+        return concat([self.U.reshape(-1), self.S, self.V.reshape(-1)])
 
 
 @dataclass(frozen=True)
@@ -91,13 +96,61 @@ class TangentVector:
         return self + (-1.0) * other
 
 
+def _la(x):
+    """The linear-algebra module for x's backend: numpy.linalg or torch.linalg (same qr, svd,
+    eigh signatures and conventions: reduced QR, full SVD, ascending eigenvalues)."""
+    if is_torch(x):
+        import torch
+
+        return torch.linalg
+    return np.linalg
+
+
+def _flip(x, axis: int):
+    """x reversed along axis (x[::-1], x[:, ::-1]; torch has no negative-step slices)."""
+    return x.flip(axis) if is_torch(x) else np.flip(x, axis)
+
+
+def _clip0(x):
+    return x.clamp(min=0.0) if is_torch(x) else np.clip(x, 0.0, None)
+
+
+def _block(A, B, C, D):
+    """[[A, B], [C, D]]."""
+    if is_torch(A):
+        return concat([concat([A, B], axis=1), concat([C, D], axis=1)], axis=0)
+    return np.block([[A, B], [C, D]])
+
+
+def _diag(v):
+    if is_torch(v):
+        import torch
+
+        return torch.diag(v)
+    return np.diag(v)
+
+
+def _as_float(x):
+    """Tensors as they are; NumPy input as a float32/float64 array (float64 by default)."""
+    if is_torch(x):
+        return x
+    x = np.asarray(x)
+    return x.astype(float_dtype(x), copy=False)
+
+
+def _all_finite(x) -> bool:
+    return bool(x.isfinite().all()) if is_torch(x) else bool(np.all(np.isfinite(x)))
+
+
 def _products(G: Matrix, U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(G V, Gᵀ U) for G dense, scipy-sparse or LowRank, never densifying G."""
     if isinstance(G, LowRank):
         return G.L @ (G.R.T @ V), G.R @ (G.L.T @ U)
+    if is_torch(G):  # dense or sparse (CSR/COO) tensor
+        return G @ V, G.mT @ U
     if sp.issparse(G):
         return np.asarray(G @ V), np.asarray(G.T @ U)
-    G = np.asarray(G, dtype=float)
+    G = _as_float(G)
     return G @ V, G.T @ U
 
 
@@ -106,14 +159,15 @@ def _orth_complement_basis(U: np.ndarray, Up: np.ndarray) -> tuple[np.ndarray, n
     # re-project first: near convergence Up is round-off whose orthogonality to U is lost,
     # and a Q with components along U would let UᵀU drift from I over the iterations
     Up = Up - U @ (U.T @ Up)
-    Q, R = np.linalg.qr(Up)
-    dR = np.abs(np.diag(R))
-    if dR.size and dR.min() > 1e-8 * max(dR.max(), 1e-300):
+    la = _la(Up)
+    Q, R = la.qr(Up)
+    dR = abs(_diag(R))
+    if dR.shape[0] and float(dR.min()) > 1e-8 * max(float(dR.max()), 1e-300):
         return Q, R
     # a rank-deficient Up leaves arbitrary columns in Q: make them orthogonal to U as well
     for _ in range(2):
         Q = Q - U @ (U.T @ Q)
-        Q, _ = np.linalg.qr(Q)
+        Q, _ = la.qr(Q)
     return Q, Q.T @ Up
 
 
@@ -142,14 +196,15 @@ class FixedRank:
     # -- points ---------------------------------------------------------------------------
     def point(self, U: np.ndarray, S: np.ndarray, V: np.ndarray | None = None,
               *, check: bool = True) -> FixedRankPoint:
-        U = np.asarray(U, dtype=float)
-        S = np.asarray(S, dtype=float).ravel()
-        V = U if (self.symmetric or V is None) else np.asarray(V, dtype=float)
+        U = _as_float(U)
+        S = _as_float(S).reshape(-1)
+        V = U if (self.symmetric or V is None) else _as_float(V)
         if check:
-            if U.shape != (self.m, self.r) or V.shape != (self.n, self.r) or S.shape != (self.r,):
+            shapes = tuple(U.shape), tuple(S.shape), tuple(V.shape)
+            if shapes != ((self.m, self.r), (self.r,), (self.n, self.r)):
                 raise ValueError(f"factors must have shapes U {(self.m, self.r)}, S ({self.r},),"
-                                 f" V {(self.n, self.r)}; got {U.shape}, {S.shape}, {V.shape}")
-            if not (np.all(np.isfinite(U)) and np.all(np.isfinite(S)) and np.all(np.isfinite(V))):
+                                 f" V {(self.n, self.r)}; got {shapes}")
+            if not (_all_finite(U) and _all_finite(S) and _all_finite(V)):
                 raise ValueError("factors must be finite")
         return FixedRankPoint(U, S, V)
 
@@ -158,10 +213,11 @@ class FixedRank:
         and an SVD of the small core; O((m + n) k² + k³) for k = Y.L.shape[1]."""
         if Y.shape != self.shape:
             raise ValueError(f"matrix must have shape {self.shape}, got {Y.shape}")
-        QL, RL = np.linalg.qr(Y.L)
-        QR_, RR = np.linalg.qr(Y.R)
-        a, s, bt = np.linalg.svd(RL @ RR.T)
-        k = min(self.r, s.size)
+        la = _la(Y.L)
+        QL, RL = la.qr(Y.L)
+        QR_, RR = la.qr(Y.R)
+        a, s, bt = la.svd(RL @ RR.T)
+        k = min(self.r, s.shape[0])
         return self._pad(QL @ a[:, :k], s[:k], QR_ @ bt[:k].T)
 
     def from_matrix(self, Y: np.ndarray) -> FixedRankPoint:
@@ -174,12 +230,12 @@ class FixedRank:
 
     def _pad(self, U, S, V) -> FixedRankPoint:
         """Pad a rank-k < r truncation with zero singular values (the iterate left M_r)."""
-        k = S.size
+        k = S.shape[0]
         V = U if self.symmetric else V
         if k < self.r:
-            U = np.hstack([U, _complement(U, self.r - k)])
-            V = U if self.symmetric else np.hstack([V, _complement(V, self.r - k)])
-            S = np.concatenate([S, np.zeros(self.r - k)])
+            U = concat([U, _complement(U, self.r - k)], axis=1)
+            V = U if self.symmetric else concat([V, _complement(V, self.r - k)], axis=1)
+            S = concat([S, zeros((self.r - k,), like=S)])
         return FixedRankPoint(U, S, V)
 
     def random_point(self, rng: np.random.Generator, *, scale: float = 1.0) -> FixedRankPoint:
@@ -200,24 +256,27 @@ class FixedRank:
         """A tangent vector from raw components, with Up, Vp projected onto U⊥, V⊥."""
         Up = Up - x.U @ (x.U.T @ Up)
         Vp = Up if (self.symmetric or Vp is None) else Vp - x.V @ (x.V.T @ Vp)
-        return TangentVector(np.asarray(M, dtype=float), Up, Vp)
+        return TangentVector(_as_float(M), Up, Vp)
 
     def to_lowrank(self, x: FixedRankPoint, xi: TangentVector) -> LowRank:
         """ξ = (U M + Up) Vᵀ + U Vpᵀ as a rank-≤2r LowRank."""
-        return LowRank(np.hstack([x.U @ xi.M + xi.Up, x.U]), np.hstack([x.V, xi.Vp]))
+        return LowRank(concat([x.U @ xi.M + xi.Up, x.U], axis=1), concat([x.V, xi.Vp], axis=1))
 
     def to_dense(self, x: FixedRankPoint, xi: TangentVector) -> np.ndarray:
         return self.to_lowrank(x, xi).dense()
 
     def inner(self, x: FixedRankPoint, xi: TangentVector, eta: TangentVector) -> float:
         """⟨ξ, η⟩_F = ⟨M, M'⟩ + ⟨Up, Up'⟩ + ⟨Vp, Vp'⟩ (the three parts are orthogonal)."""
+        if is_torch(xi.M):
+            return float((xi.M * eta.M).sum() + (xi.Up * eta.Up).sum() + (xi.Vp * eta.Vp).sum())
         return float(np.vdot(xi.M, eta.M) + np.vdot(xi.Up, eta.Up) + np.vdot(xi.Vp, eta.Vp))
 
     def norm(self, x: FixedRankPoint, xi: TangentVector) -> float:
         return float(np.sqrt(max(self.inner(x, xi, xi), 0.0)))
 
     def zero(self, x: FixedRankPoint) -> TangentVector:
-        return TangentVector(np.zeros((self.r, self.r)), np.zeros_like(x.U), np.zeros_like(x.V))
+        return TangentVector(zeros((self.r, self.r), like=x.U), zeros(tuple(x.U.shape), like=x.U),
+                             zeros(tuple(x.V.shape), like=x.V))
 
     def transport(self, x: FixedRankPoint, y: FixedRankPoint, xi: TangentVector) -> TangentVector:
         """Vector transport by projection: P_{T_y}(ξ) for ξ ∈ T_x."""
@@ -255,8 +314,8 @@ class FixedRank:
         """
         Q1, R1 = _orth_complement_basis(x.U, xi.Up)
         Q2, R2 = _orth_complement_basis(x.V, xi.Vp)
-        K = np.block([[np.diag(x.S) + t * xi.M, t * R2.T], [t * R1, np.zeros((self.r, self.r))]])
-        a, s, bt = np.linalg.svd(K)
+        K = _block(_diag(x.S) + t * xi.M, t * R2.T, t * R1, zeros((self.r, self.r), like=R1))
+        a, s, bt = _la(K).svd(K)
         r = self.r
         U = x.U @ a[:r, :r] + Q1 @ a[r:, :r]
         V = x.V @ bt[:r, :r].T + Q2 @ bt[:r, r:].T
@@ -285,7 +344,7 @@ class FixedRank:
         GVp, GtUp = _products(G, xi.Up, xi.Vp)
         GVp = GVp / x.S
         GtUp = GtUp / x.S
-        return TangentVector(np.zeros((self.r, self.r)), GVp - x.U @ (x.U.T @ GVp),
+        return TangentVector(zeros((self.r, self.r), like=GVp), GVp - x.U @ (x.U.T @ GVp),
                              GtUp - x.V @ (x.V.T @ GtUp))
 
     def hessian_matrix(self, loss: Loss, x: FixedRankPoint,
@@ -325,12 +384,13 @@ class FixedRankPSD(FixedRank):
         [L R] and a small symmetric eigendecomposition."""
         if Y.shape != self.shape:
             raise ValueError(f"matrix must have shape {self.shape}, got {Y.shape}")
-        Q, _ = np.linalg.qr(np.hstack([Y.L, Y.R]))
+        la = _la(Y.L)
+        Q, _ = la.qr(concat([Y.L, Y.R], axis=1))
         C = (Q.T @ Y.L) @ (Y.R.T @ Q)
-        lam, P = np.linalg.eigh(0.5 * (C + C.T))
-        k = min(self.r, lam.size)
-        lam, P = lam[::-1][:k], P[:, ::-1][:, :k]
-        return self._pad(Q @ P, np.clip(lam, 0.0, None), None)
+        lam, P = la.eigh(0.5 * (C + C.T))
+        k = min(self.r, lam.shape[0])
+        lam, P = _flip(lam, 0)[:k], _flip(P, 1)[:, :k]
+        return self._pad(Q @ P, _clip0(lam), None)
 
     def from_matrix(self, Y: np.ndarray) -> FixedRankPoint:
         Y = np.asarray(Y, dtype=float)
@@ -350,7 +410,8 @@ class FixedRankPSD(FixedRank):
         return TangentVector(M, Up, Up)
 
     def tangent(self, x, M, Up, Vp=None) -> TangentVector:
-        M = 0.5 * (np.asarray(M, dtype=float) + np.asarray(M, dtype=float).T)
+        M = _as_float(M)
+        M = 0.5 * (M + M.T)
         Up = Up - x.U @ (x.U.T @ Up)
         return TangentVector(M, Up, Up)
 
@@ -358,7 +419,7 @@ class FixedRankPSD(FixedRank):
         GUp, GtUp = _products(G, xi.Up, xi.Up)
         W = 0.5 * (GUp + GtUp) / x.S
         W = W - x.U @ (x.U.T @ W)
-        return TangentVector(np.zeros((self.r, self.r)), W, W)
+        return TangentVector(zeros((self.r, self.r), like=W), W, W)
 
     def tangent_basis(self, x: FixedRankPoint) -> list[TangentVector]:
         r, n = self.r, self.n
@@ -385,11 +446,11 @@ class FixedRankPSD(FixedRank):
         """R₊(Z + tξ): top-r algebraic eigenvalues of the symmetric 2r×2r core, clipped at 0."""
         Q1, R1 = _orth_complement_basis(x.U, xi.Up)
         r = self.r
-        K = np.block([[np.diag(x.S) + t * xi.M, t * R1.T], [t * R1, np.zeros((r, r))]])
-        lam, P = np.linalg.eigh(0.5 * (K + K.T))
-        lam, P = lam[::-1][:r], P[:, ::-1][:, :r]
+        K = _block(_diag(x.S) + t * xi.M, t * R1.T, t * R1, zeros((r, r), like=R1))
+        lam, P = _la(K).eigh(0.5 * (K + K.T))
+        lam, P = _flip(lam, 0)[:r], _flip(P, 1)[:, :r]
         U = x.U @ P[:r] + Q1 @ P[r:]
-        return _reorthonormalize(U, np.clip(lam, 0.0, None), U, symmetric=True)
+        return _reorthonormalize(U, _clip0(lam), U, symmetric=True)
 
 
 def _reorthonormalize(U: np.ndarray, S: np.ndarray, V: np.ndarray, *, symmetric: bool,
@@ -397,20 +458,22 @@ def _reorthonormalize(U: np.ndarray, S: np.ndarray, V: np.ndarray, *, symmetric:
     """Restore UᵀU = VᵀV = I when round-off has drifted them by more than tol (it grows
     linearly over the iterations and would set a floor ≈ drift·‖X‖ on the attainable
     accuracy): Z = U S Vᵀ is kept, refactored through two QRs and an r×r SVD."""
-    r = S.size
-    drift = np.abs(U.T @ U - np.eye(r)).max()
+    r = S.shape[0]
+    I = eye(r, like=U)
+    drift = float(abs(U.T @ U - I).max())
     if not symmetric:
-        drift = max(drift, np.abs(V.T @ V - np.eye(r)).max())
+        drift = max(drift, float(abs(V.T @ V - I).max()))
     if drift <= tol:
         return FixedRankPoint(U, S, U if symmetric else V)
-    QU, RU = np.linalg.qr(U)
+    la = _la(U)
+    QU, RU = la.qr(U)
     if symmetric:
         C = (RU * S) @ RU.T
-        lam, P = np.linalg.eigh(0.5 * (C + C.T))
-        U = QU @ P[:, ::-1]
-        return FixedRankPoint(U, np.clip(lam[::-1], 0.0, None), U)
-    QV, RV = np.linalg.qr(V)
-    a, s, bt = np.linalg.svd((RU * S) @ RV.T)
+        lam, P = la.eigh(0.5 * (C + C.T))
+        U = QU @ _flip(P, 1)
+        return FixedRankPoint(U, _clip0(_flip(lam, 0)), U)
+    QV, RV = la.qr(V)
+    a, s, bt = la.svd((RU * S) @ RV.T)
     return FixedRankPoint(QU @ a, s, QV @ bt.T)
 
 
@@ -418,8 +481,8 @@ def _complement(U: np.ndarray, k: int) -> np.ndarray:
     """k orthonormal columns orthogonal to the orthonormal columns of U."""
     m, r = U.shape
     if k <= 0:
-        return np.zeros((m, 0))
-    Q, _ = np.linalg.qr(np.hstack([U, np.eye(m)]))
+        return zeros((m, 0), like=U)
+    Q, _ = _la(U).qr(concat([U, eye(m, like=U)], axis=1))
     Q = Q[:, r:r + k] if r + k <= m else Q[:, r:]
     return Q
 

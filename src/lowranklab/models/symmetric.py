@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lowranklab.backend import concat, is_torch, resolve_dtype
 from lowranklab.lowrank import LowRank, Matrix
 from lowranklab.models.base import Parametrization, skew_basis
 from lowranklab.operators.kernels import t_times, times
@@ -17,9 +18,10 @@ class SymmetricFactor(Parametrization):
     dimension rk(rk−1)/2 + rk(p−rk) for rk = rank(U) (p(p−1)/2 when U has full column rank).
     """
 
-    def __init__(self, d: int, p: int) -> None:
+    def __init__(self, d: int, p: int, *, dtype=None) -> None:
         if int(d) != d or int(p) != p or d < 1 or p < 1:
             raise ValueError(f"d and p must be positive integers, got d={d}, p={p}")
+        self.dtype = resolve_dtype(dtype)
         self.d, self.p = int(d), int(p)
         self.shape = (self.d, self.d)
         self.dim = self.d * self.p
@@ -28,10 +30,10 @@ class SymmetricFactor(Parametrization):
         return (theta.reshape(self.d, self.p),)
 
     def pack(self, U: np.ndarray) -> np.ndarray:
-        U = np.asarray(U, dtype=float)
-        if U.shape != (self.d, self.p):
-            raise ValueError(f"U must have shape {(self.d, self.p)}, got {U.shape}")
-        return U.ravel().copy()
+        U = self.as_float(U)
+        if tuple(U.shape) != (self.d, self.p):
+            raise ValueError(f"U must have shape {(self.d, self.p)}, got {tuple(U.shape)}")
+        return U.reshape(-1).clone() if is_torch(U) else U.ravel().copy()
 
     def to_matrix(self, theta: np.ndarray) -> LowRank:
         (U,) = self.unpack(theta)
@@ -39,17 +41,17 @@ class SymmetricFactor(Parametrization):
 
     def push(self, theta, theta_dot) -> LowRank:
         (U,), (Ud,) = self.unpack(theta), self.unpack(theta_dot)
-        return LowRank(np.hstack([Ud, U]), np.hstack([U, Ud]))
+        return LowRank(concat([Ud, U], axis=1), concat([U, Ud], axis=1))
 
     def pull(self, theta, G: Matrix) -> np.ndarray:
         (U,) = self.unpack(theta)
         if isinstance(G, np.ndarray):  # dense: (G + Gᵀ)U in one GEMM
-            return ((G + G.T) @ U).ravel()
-        return (times(G, U) + t_times(G, U)).ravel()
+            return ((G + G.T) @ U).reshape(-1)
+        return (times(G, U) + t_times(G, U)).reshape(-1)
 
     def curvature(self, theta, theta_dot, G: Matrix) -> np.ndarray:
         (Ud,) = self.unpack(theta_dot)
-        return (times(G, Ud) + t_times(G, Ud)).ravel()
+        return (times(G, Ud) + t_times(G, Ud)).reshape(-1)
 
     def line(self, theta, xi) -> list[LowRank]:
         """X(U + sΞ) = UUᵀ + s(UΞᵀ + ΞUᵀ) + s²ΞΞᵀ, as the coefficients [X₀, X₁, X₂]."""

@@ -11,6 +11,13 @@ Every operator implements `forward` and `adjoint` and the factored fast paths th
 (losses update it in place); `adjoint` returns the ambient matrix in the operator's natural form
 (dense ndarray, scipy sparse array). Each instance counts its
 applications in `counts`, which solvers copy into their `Result`.
+
+Backends: operators keep their data (A, index arrays, measurement vectors) as NumPy arrays and
+compute on whatever the caller passes. Given torch tensors they return torch tensors on the same
+device and in the same float dtype: the data are copied onto that device/dtype once, on first
+use, and cached (`_data`), so a solver loop on tensors never goes back to NumPy. dtype: the
+data keep float32 when stored as float32 (or `dtype="float32"` at construction); float64 is
+the default; nothing upcasts float32 input silently.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from collections import Counter
 
 import numpy as np
 
+from lowranklab.backend import as_float_array, is_torch, to_like
 from lowranklab.lowrank import LowRank, Matrix, as_dense
 from lowranklab.operators.kernels import t_times, times
 
@@ -56,6 +64,7 @@ class MeasurementOperator(ABC):
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self._norm: float | None = None
+        self._tensors: dict[tuple, object] = {}  # data copied to (device, dtype), see _data
 
     # -- to implement -------------------------------------------------------------------------
     @abstractmethod
@@ -78,10 +87,11 @@ class MeasurementOperator(ABC):
         """A(X) for a dense X or a factored `LowRank` X."""
         if isinstance(X, LowRank):
             return self.forward_lr(X.L, X.R)
-        X = np.asarray(X)
-        if np.iscomplexobj(X):
-            raise TypeError("X must be real, got complex")
-        if X.shape != self.shape_in:
+        if not is_torch(X):
+            X = np.asarray(X)
+            if np.iscomplexobj(X):
+                raise TypeError("X must be real, got complex")
+        if tuple(X.shape) != self.shape_in:
             raise ValueError(f"X must have shape {self.shape_in}, got {X.shape}")
         self.counts["forward"] += 1
         return self._forward_dense(X)
@@ -141,12 +151,32 @@ class MeasurementOperator(ABC):
         return Z
 
     def check_y(self, y: np.ndarray) -> np.ndarray:
-        if np.iscomplexobj(y):
-            raise TypeError("y must be real, got complex")
-        y = np.asarray(y, dtype=float)
-        if y.shape != (self.m,):
-            raise ValueError(f"y must have shape ({self.m},), got {y.shape}")
+        """y as a real float vector of length m (float32 kept, integers to float64; tensors
+        stay tensors)."""
+        if not is_torch(y):
+            if np.iscomplexobj(y):
+                raise TypeError("y must be real, got complex")
+            y = as_float_array(y)
+        if tuple(y.shape) != (self.m,):
+            raise ValueError(f"y must have shape ({self.m},), got {tuple(y.shape)}")
         return y
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The float dtype the operator's data are stored in (float64 unless asked)."""
+        return np.dtype(np.float64)
+
+    def _data(self, name: str, like: object):
+        """The stored array `self.<name>` on the backend of `like`: itself for NumPy input, a
+        cached copy on like's device (floats in like's dtype, indices as int64) for tensors."""
+        arr = getattr(self, name)
+        if not is_torch(like):
+            return arr
+        key = (name, str(like.device), like.dtype)
+        t = self._tensors.get(key)
+        if t is None:
+            t = self._tensors[key] = to_like(arr, like)
+        return t
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(shape_in={self.shape_in}, m={self.m})"

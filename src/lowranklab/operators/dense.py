@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lowranklab.backend import float_dtype, is_torch
 from lowranklab.lowrank import LowRank
 from lowranklab.operators.base import MeasurementOperator, check_shape
 
@@ -14,9 +15,13 @@ class DenseSensing(MeasurementOperator):
     The adjoint A*(y) = Σ_i y_i A_i is a dense d1×d2 array. The factored forward forms
     U Vᵀ (d1·d2·r flops, small beside the m·d1·d2 of one pass over A) and applies one GEMV,
     so a gradient step costs two passes over A: the hardware floor for dense sensing.
+
+    `dtype` ("float32" or "float64") is the storage dtype of A; by default float32 input stays
+    float32 and anything else is stored as float64. On torch input A is used from a cached
+    copy on the input's device and dtype.
     """
 
-    def __init__(self, A: np.ndarray, shape: tuple[int, int]) -> None:
+    def __init__(self, A: np.ndarray, shape: tuple[int, int], *, dtype=None) -> None:
         super().__init__()
         A = np.asarray(A)
         d1, d2 = check_shape(shape)
@@ -28,11 +33,15 @@ class DenseSensing(MeasurementOperator):
             raise TypeError(f"A must be a real numeric array, got dtype {A.dtype}")
         if not np.all(np.isfinite(A)):
             raise ValueError("A must have finite entries")
-        self.A = np.ascontiguousarray(A, dtype=float)
+        self.A = np.ascontiguousarray(A, dtype=float_dtype(A, dtype))
         self.shape_in = (d1, d2)
         self.m = A.shape[0]
         self._exact_symmetric: bool | None = None
         self._half = None
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.A.dtype
 
     @property
     def symmetric(self) -> bool:
@@ -62,24 +71,24 @@ class DenseSensing(MeasurementOperator):
             d = self.shape_in[0]
             iu, ju = np.triu_indices(d)
             upper = self.A.reshape(self.m, d, d)[:, iu, ju]
-            M = upper * np.where(iu == ju, 1.0, 2.0)
+            M = upper * np.where(iu == ju, 1.0, 2.0).astype(self.A.dtype)
             self._half = (M, np.ascontiguousarray(upper.T), iu * d + ju, ju * d + iu)
         return self._half
 
     def _forward_dense(self, X: np.ndarray) -> np.ndarray:
-        return self.A @ X.ravel()
+        return self._data("A", X) @ X.reshape(-1)
 
     def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
         U, V = self.check_factors(U, V)
         self.counts["forward"] += 1
-        if U is V and self.exactly_symmetric:
+        if U is V and not is_torch(U) and self.exactly_symmetric:
             return self.forward_sym_half(U @ U.T)
-        return self.A @ (U @ V.T).ravel()
+        return self._data("A", U) @ (U @ V.T).reshape(-1)
 
     def forward(self, X) -> np.ndarray:
         """A(X); a factored X is formed once (cached on the `LowRank`: U Uᵀ costs d²p,
         small beside the m·d² of the pass over A, and monitors of the same iterate reuse it)."""
-        if isinstance(X, LowRank):
+        if isinstance(X, LowRank) and not is_torch(X.L):
             self.check_factors(X.L, X.R)
             self.counts["forward"] += 1
             D = X.dense()
@@ -96,47 +105,51 @@ class DenseSensing(MeasurementOperator):
     def adjoint(self, y: np.ndarray) -> np.ndarray:
         self.counts["adjoint"] += 1
         y = self.check_y(y)
-        if self.exactly_symmetric:
+        if not is_torch(y) and self.exactly_symmetric:
             _, Mt, flat, flat_t = self._half_coordinates()
             s = Mt @ y
-            S = np.empty(self.shape_in[0] * self.shape_in[1])
+            S = np.empty(self.shape_in[0] * self.shape_in[1], dtype=s.dtype)
             S[flat] = s
             S[flat_t] = s
             return S.reshape(self.shape_in)
-        return (y @ self.A).reshape(self.shape_in)
+        return (y @ self._data("A", y)).reshape(self.shape_in)
 
     def _compute_norm(self) -> float:
         if self.A.size <= 4_000_000:
-            return float(np.linalg.norm(self.A, 2))
+            return float(np.linalg.norm(self.A.astype(np.float64, copy=False), 2))
         return super()._compute_norm()
 
 
-def symmetric_gaussian(d: int, m: int, rng: np.random.Generator) -> DenseSensing:
+def symmetric_gaussian(d: int, m: int, rng: np.random.Generator, *,
+                       dtype=None) -> DenseSensing:
     """The papers' symmetric Gaussian sensing operator (ez2021 §1.2, eftekhari2021).
 
     Each A_i has its upper triangle *including the diagonal* i.i.d. N(0, 1), mirrored below;
-    no 1/√m scaling. So E[A*A(X)] = m (2X − diag X) for symmetric X.
+    no 1/√m scaling. So E[A*A(X)] = m (2X − diag X) for symmetric X. Drawn in float64 and
+    stored in `dtype` (float32: the same numbers rounded). For a seed-defined operator that
+    can also be streamed at large d, see `seeded_gaussian`.
     """
     _check_dims(m=m, d=d)
     G = rng.standard_normal((m, d, d))
     iu = np.triu(np.ones((d, d), dtype=bool))
     A = np.where(iu, G, G.transpose(0, 2, 1))
-    return DenseSensing(A.reshape(m, d * d), (d, d))
+    return DenseSensing(A.reshape(m, d * d), (d, d), dtype=dtype)
 
 
 def gaussian(
-    d1: int, d2: int, m: int, rng: np.random.Generator, *, scale: float | None = None
+    d1: int, d2: int, m: int, rng: np.random.Generator, *, scale: float | None = None,
+    dtype=None,
 ) -> DenseSensing:
     """General Gaussian sensing: entries of every A_i i.i.d. N(0, scale²).
 
     The default scale 1/√m makes E[A*A] = I (restricted isometry with high probability once
-    m ≳ r(d1 + d2)).
+    m ≳ r(d1 + d2)). Drawn in float64, stored in `dtype`.
     """
     _check_dims(m=m, d1=d1, d2=d2)
     s = 1.0 / np.sqrt(m) if scale is None else float(scale)
     if not s > 0:
         raise ValueError(f"scale must be > 0, got {scale}")
-    return DenseSensing(rng.standard_normal((m, d1 * d2)) * s, (d1, d2))
+    return DenseSensing(rng.standard_normal((m, d1 * d2)) * s, (d1, d2), dtype=dtype)
 
 
 def _check_dims(**dims: int) -> None:

@@ -32,6 +32,8 @@ from types import ModuleType
 import numpy as np
 import scipy.sparse as sp
 
+from lowranklab.backend import is_torch
+
 BLOCK = 4096  # entries gathered per block by the NumPy sampled_dot
 _UNSIGNED = {np.dtype(np.int32): np.uint32, np.dtype(np.int64): np.uint64}
 
@@ -103,10 +105,12 @@ def t_times(G, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def _csr_product(G, Z, out, *, transpose: bool) -> np.ndarray:
-    if isinstance(G, np.ndarray):  # dense: one GEMM (the common small-problem case)
+    if isinstance(G, np.ndarray) and isinstance(Z, np.ndarray):  # dense: one GEMM
         if out is None:
             return G.T @ Z if transpose else G @ Z
         return np.matmul(G.T if transpose else G, Z, out=out)
+    if is_torch(Z):
+        return _torch_product(G, Z, out, transpose=transpose)
     n_in, n_out = (G.shape[0], G.shape[1]) if transpose else (G.shape[1], G.shape[0])
     compiled = _compiled()
     if (compiled is None or not sp.issparse(G) or G.format != "csr" or G.dtype != np.float64
@@ -132,6 +136,19 @@ def _csr_product(G, Z, out, *, transpose: bool) -> np.ndarray:
         out[...] = target
         return out
     return target
+
+
+def _torch_product(G, Z, out, *, transpose: bool):
+    """G Z or Gᵀ Z for a torch Z and G a dense or sparse (CSR/COO) tensor or a LowRank of
+    tensors: torch's own products on Z's device, written into `out` when given."""
+    if is_torch(G):
+        result = (G.mT if transpose else G) @ Z
+    else:
+        result = (G.T if transpose else G) @ Z
+    if out is None:
+        return result
+    out[...] = result
+    return out
 
 
 def _gather_buffers(buffers: list | None, n: int, r: int, dtype) -> tuple[np.ndarray, np.ndarray]:

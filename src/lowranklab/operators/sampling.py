@@ -3,6 +3,13 @@
 A*(y) is the sparse matrix with y_k at (i_k, j_k) (duplicates add). The CSR structure is
 built once; each adjoint only permutes y into it, so A*(y)·Z is one sparse-times-dense
 product and A(U Vᵀ) one sampled dot product over the observed entries (`sampled_dot`).
+
+On torch tensors (CPU or CUDA) the same three products run on the device: A(U Vᵀ) =
+Σ_t U[i_k, t] V[j_k, t] is `torch.sparse.sampled_addmm` on the CSR pattern on CPU and a gather
+of the factor rows elsewhere (in blocks of `TORCH_BLOCK` entries, so that no (m, r) temporary
+is held at once), and A*(y) is a `CSRPair`: `torch.sparse_csr_tensor`s of
+A*(y) and A*(y)ᵀ on patterns built once, so that A*(y)Z and A*(y)ᵀZ are both CSR-times-dense
+products (torch's CSC transpose is some 50× slower on CPU).
 """
 
 from __future__ import annotations
@@ -10,8 +17,23 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from lowranklab.backend import CSRPair, is_torch
 from lowranklab.operators.base import MeasurementOperator, check_shape
 from lowranklab.operators.kernels import sampled_dot
+
+TORCH_BLOCK = 1 << 22  # observations per gather/scatter block on torch
+
+
+def _csr(crow, col, values, shape):
+    """A torch CSR tensor on a known-valid pattern (no invariant checks, no beta warning)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, col, values, size=tuple(shape),
+                                       check_invariants=False)
 
 
 class EntrySampling(MeasurementOperator):
@@ -50,6 +72,7 @@ class EntrySampling(MeasurementOperator):
         self._indptr = np.searchsorted(sorted_rows, np.arange(d1 + 1, dtype=idx)).astype(idx)
         self._indices = self.cols if order is None else self.cols[order]
         self._buffers: list[np.ndarray] = []  # sampled_dot's gather buffers, reused
+        self._t_order: np.ndarray | None = None  # CSR pattern of A*(y)ᵀ, on first torch use
 
     def linear_indices(self) -> np.ndarray:
         """Row-major linear index i_k·d2 + j_k of each observation, in int64 (rows and cols
@@ -62,20 +85,87 @@ class EntrySampling(MeasurementOperator):
         return self.m / (self.shape_in[0] * self.shape_in[1])
 
     def _forward_dense(self, X: np.ndarray) -> np.ndarray:
-        return X[self.rows, self.cols]
+        return X[self._data("rows", X), self._data("cols", X)]
 
     def forward_lr(self, U: np.ndarray, V: np.ndarray) -> np.ndarray:
         """(U Vᵀ)_{i_k j_k} = ⟨U[i_k], V[j_k]⟩ (`sampled_dot`: compiled when numba is there,
         blocked gathers otherwise; memory O(m), never an (m, r) temporary)."""
         U, V = self.check_factors(U, V)
         self.counts["forward"] += 1
+        if is_torch(U):
+            if U.device.type == "cpu":
+                return self._sampled_addmm(U, V)
+            return self._gathered_dot(U, V)
         return sampled_dot(self.rows, self.cols, U, V, buffers=self._buffers)
 
+    def _gathered_dot(self, U, V):
+        """⟨U[i_k], V[j_k]⟩ by gathering factor rows in blocks (torch on accelerators)."""
+        rows, cols = self._data("rows", U), self._data("cols", U)
+        out = U.new_empty(self.m)
+        for s in range(0, self.m, TORCH_BLOCK):
+            e = min(s + TORCH_BLOCK, self.m)
+            out[s:e] = (U[rows[s:e]] * V[cols[s:e]]).sum(dim=1)
+        return out
+
+    def _sampled_addmm(self, U, V):
+        """⟨U[i_k], V[j_k]⟩ by `torch.sparse.sampled_addmm` on the CSR pattern (torch on CPU,
+        where gathering narrow rows costs some 6× more: 187 ms against 31 ms at
+        n = 5000, |Ω| = 5·10⁵, r = 10), returned in observation order."""
+        import torch
+
+        ones = self._tensors.get(("ones", str(U.device), U.dtype))
+        if ones is None:
+            ones = self._tensors[("ones", str(U.device), U.dtype)] = _csr(
+                self._data("_indptr", U), self._data("_indices", U),
+                U.new_ones(self.m), self.shape_in)
+        vals = torch.sparse.sampled_addmm(ones, U, V.T, beta=0.0).values()
+        if self._order is None:
+            return vals
+        return vals.new_empty(self.m).index_copy_(0, self._data("_order", U), vals)
+
     def adjoint(self, y: np.ndarray) -> sp.csr_array:
+        """A*(y): a SciPy CSR array (NumPy y) or a `CSRPair` of torch CSR tensors (tensor y)."""
         self.counts["adjoint"] += 1
         y = self.check_y(y)
+        if is_torch(y):
+            return self._torch_adjoint(y)
         data = y.copy() if self._order is None else y[self._order]
         return sp.csr_array((data, self._indices, self._indptr), shape=self.shape_in)
+
+    def _torch_adjoint(self, y) -> CSRPair:
+        """A*(y) as the CSR tensors of A*(y) and of A*(y)ᵀ (the latter on first use), on the
+        CSR patterns built once and copied to y's device once."""
+        data = y.clone() if self._order is None else y[self._data("_order", y)]
+        G = _csr(self._data("_indptr", y), self._data("_indices", y), data, self.shape_in)
+
+        def transpose():
+            self._transposed_pattern()
+            return _csr(self._data("_t_indptr", y), self._data("_t_indices", y),
+                        y[self._data("_t_order", y)], self.shape_in[::-1])
+
+        return CSRPair(G, transpose)
+
+    def _transposed_pattern(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The CSR pattern of A*(y)ᵀ (rows = columns of X), built on first use: observation
+        `_t_order[k]` sits at position k."""
+        if self._t_order is None:
+            order = np.lexsort((self.rows, self.cols))
+            self._t_indptr = np.searchsorted(self.cols[order], np.arange(self.shape_in[1] + 1))
+            self._t_indices = self.rows[order]
+            self._t_order = order
+        return self._t_order, self._t_indptr, self._t_indices
+
+    def adjoint_times(self, y: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """A*(y)·Z; on tensors one CSR-times-dense product."""
+        if is_torch(Z):
+            return self.adjoint(y) @ Z
+        return super().adjoint_times(y, Z)
+
+    def adjoint_t_times(self, y: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        """A*(y)ᵀ·Z; on tensors one CSR-times-dense product with the transposed pattern."""
+        if is_torch(Z):
+            return self.adjoint(y).mT @ Z
+        return super().adjoint_t_times(y, Z)
 
     def _compute_norm(self) -> float:
         # A*A is diagonal with the multiplicity of each entry: ‖A‖ = √(max multiplicity).

@@ -2,8 +2,12 @@
 PROBLEM.npz file format of the CLI.
 
 PROBLEM.npz holds either a dense `A` of shape (m, d1·d2) (row-major vec) and `b`, or
-completion `rows`, `cols`, `values` and `shape`; optionally the truth as `X_true` (dense) or
-as factors `U_true`, `V_true` (X♮ = U_true V_trueᵀ).
+completion `rows`, `cols`, `values` and `shape`, or rank-one measurements `rank_one_a` (m, d1)
+and `rank_one_b` (m, d2; absent for the symmetric kind) and `b`, or a streamed Gaussian
+operator by its definition `stream_seed`, `stream_m`, `stream_scale`, `stream_symmetric`,
+`shape` and `b` (the numbers are regenerated from the seed, see operators/streamed.py);
+optionally the truth as `X_true` (dense) or as factors `U_true`, `V_true`
+(X♮ = U_true V_trueᵀ).
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from pathlib import Path
 import numpy as np
 
 from lowranklab.atomic import check_npz, write_npz
+from lowranklab.backend import float_dtype
 from lowranklab.lowrank import LowRank, Matrix, as_dense
 from lowranklab.operators import (
     DenseSensing,
     EntrySampling,
     MeasurementOperator,
+    RankOne,
+    StreamedGaussian,
     gaussian,
+    rank_one_gaussian,
     symmetric_gaussian,
     uniform_entries,
 )
@@ -71,6 +79,16 @@ class Problem:
             data.update(rows=self.op.rows, cols=self.op.cols, values=self.b,
                         shape=np.array(self.op.shape_in))
             del data["b"]
+        elif isinstance(self.op, RankOne):
+            data["rank_one_a"] = self.op.a
+            if not self.op.symmetric:
+                data["rank_one_b"] = self.op.b
+        elif isinstance(self.op, StreamedGaussian):
+            data.update(stream_seed=np.array(self.op.seed), stream_m=np.array(self.op.m),
+                        stream_scale=np.array(self.op.scale),
+                        stream_symmetric=np.array(self.op.symmetric),
+                        stream_dtype=np.array(self.op.dtype.name),
+                        shape=np.array(self.op.shape_in))
         else:
             raise TypeError(f"cannot save a problem with a {type(self.op).__name__} operator")
         if isinstance(self.truth, LowRank):
@@ -139,10 +157,29 @@ class Problem:
                                  f"observed entry), got {b.shape}")
             _no_conflicting_duplicates(rows, cols, b, shape, path)
             op = EntrySampling(rows, cols, shape)
+        elif "rank_one_a" in keys:
+            _need(keys, {"rank_one_a", "b"}, path)
+            op = RankOne(_array(z, "rank_one_a", path),
+                         _array(z, "rank_one_b", path) if "rank_one_b" in keys else None)
+            b = _array(z, "b", path)
+        elif "stream_seed" in keys:
+            _need(keys, {"stream_seed", "stream_m", "stream_scale", "stream_symmetric", "shape",
+                         "b"}, path)
+            op = StreamedGaussian(_shape(z, path), int(z["stream_m"]), int(z["stream_seed"]),
+                                  symmetric=bool(z["stream_symmetric"]),
+                                  scale=float(z["stream_scale"]),
+                                  dtype=str(z["stream_dtype"]) if "stream_dtype" in keys
+                                  else None)
+            b = _array(z, "b", path)
         else:
-            raise ValueError(f"{path}: needs either 'A' and 'b' (sensing) or 'rows', 'cols', "
-                             f"'values', 'shape' (completion); found {sorted(keys)}")
-        b = b.astype(float, copy=False)
+            raise ValueError(f"{path}: needs either 'A' and 'b' (sensing), 'rows', 'cols', "
+                             f"'values', 'shape' (completion), 'rank_one_a' and 'b' (rank-one "
+                             f"sensing) or 'stream_seed', ... (streamed sensing); found "
+                             f"{sorted(keys)}")
+        b = np.asarray(b)
+        if np.iscomplexobj(b):
+            raise ValueError(f"{path}: measurements must be real, got complex")
+        b = b.astype(float_dtype(b), copy=False)  # float32 kept as stored
         if b.shape != (op.m,):
             raise ValueError(f"{path}: measurements must have shape ({op.m},), got {b.shape}")
         truth: Matrix | None = None
@@ -184,15 +221,29 @@ def sensing_problem(
     symmetric: bool = True,
     d2: int | None = None,
     noise: float = 0.0,
+    operator: str = "dense",
+    dtype=None,
 ) -> Problem:
     """Planted sensing. symmetric=True: PSD trace-1 truth and the papers' symmetric Gaussian
-    operator; otherwise a d×d2 truth with unit singular values and N(0, 1/m) sensing."""
-    if symmetric:
-        op = symmetric_gaussian(d, m, rng)
-        truth = planted_psd(d, r, rng)
+    operator; otherwise a d×d2 truth with unit singular values and N(0, 1/m) sensing.
+
+    operator: "dense" (stored A, m·d·d2 numbers), "streamed" (the same kind of Gaussian A
+    regenerated from a seed drawn from rng, `StreamedGaussian`: memory one block of rows) or
+    "rank_one" (A_i = a_i b_iᵀ, symmetric a_i a_iᵀ, `rank_one_gaussian`: memory m(d + d2)) —
+    the latter two for large d. dtype: the operator's and b's storage dtype (float64 default).
+    """
+    n2 = d2 or d
+    if operator == "dense":
+        op = (symmetric_gaussian(d, m, rng, dtype=dtype) if symmetric
+              else gaussian(d, n2, m, rng, dtype=dtype))
+    elif operator == "streamed":
+        op = StreamedGaussian((d, n2), m, int(rng.integers(2**63)), symmetric=symmetric,
+                              dtype=dtype)
+    elif operator == "rank_one":
+        op = rank_one_gaussian(d, n2, m, rng, symmetric=symmetric, dtype=dtype)
     else:
-        op = gaussian(d, d2 or d, m, rng)
-        truth = planted_rect(d, d2 or d, r, rng)
+        raise ValueError(f"operator must be 'dense', 'streamed' or 'rank_one', got {operator!r}")
+    truth = planted_psd(d, r, rng) if symmetric else planted_rect(d, n2, r, rng)
     return _measure(op, truth, rng, noise, symmetric)
 
 
@@ -223,6 +274,7 @@ def _measure(op, truth, rng, noise, symmetric) -> Problem:
     b = op.forward(truth)
     if noise:
         b = b + noise * rng.standard_normal(b.shape)
+    b = b.astype(op.dtype, copy=False)  # a float32 operator measures in float32
     op.counts.clear()
     return Problem(op=op, b=b, truth=truth, symmetric=symmetric)
 

@@ -14,7 +14,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from lowranklab.lowrank import Matrix
+from lowranklab.backend import float_dtype, is_torch, to_like
+from lowranklab.lowrank import LowRank, Matrix
 from lowranklab.operators.base import MeasurementOperator
 
 
@@ -39,15 +40,29 @@ class LeastSquares(Loss):
 
     ∇f(X) = scale·A*(A(X) − b) and ∇²f(X)[Ẋ] = scale·A*A(Ẋ). The default scale 1 gives the
     ½‖·‖² of most papers; ez2021 and eftekhari2021 plot the unscaled ‖A(UUᵀ) − b‖² (scale 2).
+
+    Backends and dtype: X may hold NumPy arrays or torch tensors; the residual, value and
+    gradient come back on X's backend (b is copied to the tensors' device and dtype once and
+    cached). b keeps float32 when given as float32 or with `dtype="float32"`, float64
+    otherwise; a float32 X on a float32 operator gives float32 residuals and gradients.
     """
 
-    def __init__(self, op: MeasurementOperator, b: np.ndarray, *, scale: float = 1.0) -> None:
-        if np.iscomplexobj(b):
-            raise TypeError("b must be real, got complex values")
-        b = np.asarray(b, dtype=float)
-        if b.shape != (op.m,):
-            raise ValueError(f"b must have shape ({op.m},) to match the operator, got {b.shape}")
-        if not np.all(np.isfinite(b)):
+    def __init__(self, op: MeasurementOperator, b: np.ndarray, *, scale: float = 1.0,
+                 dtype=None) -> None:
+        if is_torch(b):
+            if dtype is not None:
+                raise TypeError("dtype= applies to NumPy b; give a tensor b in its dtype")
+            finite = bool(b.isfinite().all())
+        else:
+            if np.iscomplexobj(b):
+                raise TypeError("b must be real, got complex values")
+            b = np.asarray(b)
+            b = b.astype(float_dtype(b, dtype), copy=False)
+            finite = bool(np.all(np.isfinite(b)))
+        if tuple(b.shape) != (op.m,):
+            raise ValueError(f"b must have shape ({op.m},) to match the operator, "
+                             f"got {tuple(b.shape)}")
+        if not finite:
             raise ValueError("b must have finite entries")
         if not scale > 0:
             raise ValueError(f"scale must be > 0, got {scale}")
@@ -55,11 +70,29 @@ class LeastSquares(Loss):
         self.b = b
         self.scale = float(scale)
         self.shape = op.shape_in
+        self._b_on: dict[tuple, object] = {}  # b on other devices/dtypes, see _b_like
+
+    def _b_like(self, r):
+        """b on the backend, device and dtype of the residual r."""
+        if not is_torch(r):
+            if is_torch(self.b):
+                raise TypeError("b is a torch tensor but X holds NumPy arrays; pass tensors")
+            return self.b
+        if is_torch(self.b) and self.b.device == r.device and self.b.dtype == r.dtype:
+            return self.b
+        key = (str(r.device), r.dtype)
+        b = self._b_on.get(key)
+        if b is None:
+            b = self._b_on[key] = (self.b.to(device=r.device, dtype=r.dtype) if is_torch(self.b)
+                                   else to_like(self.b, r))
+        return b
 
     def residual(self, X: Matrix) -> np.ndarray:
         """A(X) − b (in place: `forward` returns a new array)."""
-        r = np.asarray(self.op.forward(X), dtype=float)  # no copy unless X was not float
-        r -= self.b
+        r = self.op.forward(X)
+        if not is_torch(r) and r.dtype.kind != "f":
+            r = r.astype(np.float64)
+        r -= self._b_like(r)
         return r
 
     def value(self, X: Matrix) -> float:
@@ -67,9 +100,15 @@ class LeastSquares(Loss):
         return 0.5 * self.scale * float(r @ r)
 
     def grad(self, X: Matrix) -> Matrix:
+        if hasattr(self.op, "residual_adjoint"):
+            return self.value_and_grad(X)[1]
         return self.op.adjoint(self.scale * self.residual(X))
 
     def value_and_grad(self, X: Matrix) -> tuple[float, Matrix]:
+        fused = getattr(self.op, "residual_adjoint", None)
+        if fused is not None:  # operators that stream A: residual and adjoint in one pass
+            r, G = fused(X, self._b_like(X.L if isinstance(X, LowRank) else X), self.scale)
+            return 0.5 * self.scale * float(r @ r), G
         r = self.residual(X)
         value = 0.5 * self.scale * float(r @ r)
         if self.scale != 1.0:
