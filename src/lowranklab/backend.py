@@ -89,6 +89,30 @@ def torch_float_dtype(dtype: object) -> object:
         resolve_dtype(dtype) or np.dtype(np.float64)]
 
 
+def require_numpy(x, who: str) -> None:
+    """A clear TypeError for solvers written for NumPy only, before any work."""
+    if is_torch(x):
+        raise TypeError(f"{who} runs on NumPy arrays only, got a torch tensor; the torch "
+                        "backend runs gradient_descent (constant, Armijo, exact, ScaledGD), "
+                        "noisy/perturbed GD, riemannian_gradient_descent and glrl")
+
+
+def vdot(u, v) -> float:
+    """⟨u, v⟩ as a Python float, on either backend (no copy to NumPy for tensors)."""
+    if is_torch(u):
+        return float((u * v).sum())
+    return float(np.vdot(u, v))
+
+
+def all_finite(x) -> bool:
+    return bool(x.isfinite().all()) if is_torch(x) else bool(np.all(np.isfinite(x)))
+
+
+def copy(x):
+    """An independent copy on x's backend."""
+    return x.clone() if is_torch(x) else np.array(x, copy=True)
+
+
 def concat(arrays: list, axis: int = 0):
     """Join arrays of one backend along `axis` (np.concatenate / torch.cat)."""
     if is_torch(arrays[0]):

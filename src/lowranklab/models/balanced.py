@@ -98,7 +98,7 @@ class BalancedFactor(Parametrization):
     def line(self, theta, xi) -> list[LowRank]:
         """X(θ + sξ) = UVᵀ + s(UΞ_Vᵀ + Ξ_UVᵀ) + s²Ξ_UΞ_Vᵀ as [X₀, X₁, X₂]."""
         (U, V), (DU, DV) = self.unpack(theta), self.unpack(xi)
-        return [LowRank(U, V), LowRank(np.hstack([U, DU]), np.hstack([DV, V])),
+        return [LowRank(U, V), LowRank(concat([U, DU], axis=1), concat([DV, V], axis=1)),
                 LowRank(DU, DV)]
 
     def reg_line(self, theta, xi) -> np.ndarray | None:
@@ -112,14 +112,14 @@ class BalancedFactor(Parametrization):
         c = np.zeros(5)
         for i in range(3):
             for j in range(3):
-                c[i + j] += float(np.sum(D[i] * D[j]))
+                c[i + j] += float((D[i] * D[j]).sum())
         return 0.25 * self.mu * c
 
     def scaled_direction(self, theta, g, *, damping: float = 0.0) -> np.ndarray:
         """(∇_U F (VᵀV + λI)⁻¹, ∇_V F (UᵀU + λI)⁻¹): ScaledGD (Tong, Ma & Chi 2021, eq. (6))."""
         (U, V), (GU, GV) = self.unpack(theta), self.unpack(g)
-        return np.vstack([_right_solve(GU, V.T @ V, damping),
-                          _right_solve(GV, U.T @ U, damping)]).ravel()
+        return concat([_right_solve(GU, V.T @ V, damping),
+                       _right_solve(GV, U.T @ U, damping)], axis=0).reshape(-1)
 
     def symmetry_tangents(self, theta) -> np.ndarray:
         U, V = self.unpack(theta)

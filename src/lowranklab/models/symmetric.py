@@ -56,12 +56,13 @@ class SymmetricFactor(Parametrization):
     def line(self, theta, xi) -> list[LowRank]:
         """X(U + sΞ) = UUᵀ + s(UΞᵀ + ΞUᵀ) + s²ΞΞᵀ, as the coefficients [X₀, X₁, X₂]."""
         (U,), (D,) = self.unpack(theta), self.unpack(xi)
-        return [LowRank(U, U), LowRank(np.hstack([U, D]), np.hstack([D, U])), LowRank(D, D)]
+        return [LowRank(U, U), LowRank(concat([U, D], axis=1), concat([D, U], axis=1)),
+                LowRank(D, D)]
 
     def scaled_direction(self, theta, g, *, damping: float = 0.0) -> np.ndarray:
         """∇_U F (UᵀU + λI)⁻¹, λ = damping·‖UᵀU‖₂ (ScaledGD for UUᵀ, Tong, Ma & Chi 2021)."""
         (U,), (G,) = self.unpack(theta), self.unpack(g)
-        return _right_solve(G, U.T @ U, damping).ravel()
+        return _right_solve(G, U.T @ U, damping).reshape(-1)
 
     def symmetry_tangents(self, theta) -> np.ndarray:
         (U,) = self.unpack(theta)
@@ -69,11 +70,17 @@ class SymmetricFactor(Parametrization):
         return _independent(cols, self.dim)
 
 
-def _right_solve(G: np.ndarray, M: np.ndarray, damping: float) -> np.ndarray:
-    """G (M + λI)⁻¹ for a symmetric PSD r×r M, λ = damping·‖M‖₂ (by Cholesky; a tiny
-    floor keeps a rank-deficient M solvable)."""
+def _right_solve(G, M, damping: float):
+    """G (M + λI)⁻¹ for a symmetric PSD r×r M, λ = damping·‖M‖₂ (least squares when M + λI
+    is singular), on G's backend."""
+    if is_torch(G):
+        import torch
+
+        lam = damping * float(torch.linalg.matrix_norm(M, 2)) if damping > 0 else 0.0
+        Mr = M + lam * torch.eye(M.shape[0], dtype=M.dtype, device=M.device)
+        return torch.linalg.lstsq(Mr, G.mT).solution.mT  # Mr symmetric: (Mr⁻¹ Gᵀ)ᵀ
     r = M.shape[0]
-    lam = max(damping * float(np.linalg.norm(M, 2)), 1e-300) if damping > 0 else 0.0
+    lam = damping * float(np.linalg.norm(M, 2)) if damping > 0 else 0.0
     Mr = M + lam * np.eye(r)
     try:
         c = np.linalg.cholesky(Mr)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lowranklab.backend import require_numpy
 from lowranklab.models.deep import DeepFactor
 from lowranklab.objective import Objective
 from lowranklab.problems.loss import Loss
@@ -88,6 +89,8 @@ def deep_gd(loss: Loss, Us: list[np.ndarray], *, step: float | RMSpropStep, max_
 
     transpose_symmetric_path: project after each step onto U_{L+1−i} = U_iᵀ
     (`transpose_symmetric`)."""
+    for U in Us:
+        require_numpy(U, "deep_gd")
     Us = [np.array(U, dtype=float) for U in Us]
     d1, d2 = Us[0].shape[0], Us[-1].shape[1]
     model = DeepFactor(d1, d2, len(Us), widths=[U.shape[1] for U in Us[:-1]])

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from lowranklab.backend import all_finite, copy, vdot
 from lowranklab.objective import Evaluation, Objective
 from lowranklab.problems.loss import LeastSquares, Loss
 from lowranklab.solvers import monitors as mon
@@ -137,8 +138,8 @@ class FlatSpace:
         self.model = objective.model
 
     def check(self, theta0) -> np.ndarray:
-        theta = self.model.check(theta0, "theta0").copy()
-        if not np.all(np.isfinite(theta)):
+        theta = copy(self.model.check(theta0, "theta0"))
+        if not all_finite(theta):
             raise ValueError("theta0 must be finite")
         return theta
 
@@ -150,10 +151,10 @@ class FlatSpace:
         return out if self.project is None else self.project(out)
 
     def inner(self, theta, u: np.ndarray, v: np.ndarray) -> float:
-        return float(np.vdot(u, v))
+        return vdot(u, v)
 
     def norm(self, theta, u: np.ndarray) -> float:
-        return math.sqrt(float(np.vdot(u, u)))
+        return math.sqrt(vdot(u, u))
 
     def finite(self, theta: np.ndarray, e: Evaluation) -> bool:
         """F finite (a non-finite gradient makes the next F non-finite, and the iterate
@@ -164,7 +165,7 @@ class FlatSpace:
         return theta
 
     def factors(self, theta: np.ndarray) -> tuple:
-        return tuple(np.array(F, copy=True) for F in self.model.unpack(theta))
+        return tuple(copy(F) for F in self.model.unpack(theta))
 
     def matrix(self, theta: np.ndarray):
         return self.model.to_matrix(theta)
@@ -200,8 +201,7 @@ class ManifoldSpace:
         if not isinstance(x0, FixedRankPoint):
             raise TypeError(f"x0 must be a FixedRankPoint, got {type(x0).__name__}")
         x = self.mf.point(x0.U, x0.S, x0.V)
-        if not (np.all(np.isfinite(x.U)) and np.all(np.isfinite(x.S))
-                and np.all(np.isfinite(x.V))):
+        if not (all_finite(x.U) and all_finite(x.S) and all_finite(x.V)):
             raise ValueError("x0 must be finite")
         if x.sigma_r <= self.rank_tol * max(x.sigma_1, 1e-300):
             raise ValueError(f"x0 is not on the manifold: sigma_r = {x.sigma_r:.3g}")
@@ -221,8 +221,7 @@ class ManifoldSpace:
         return self.mf.norm(x, u)
 
     def finite(self, x, e: Evaluation) -> bool:
-        return bool(np.isfinite(e.value) and np.all(np.isfinite(x.U))
-                    and np.all(np.isfinite(x.S)))
+        return math.isfinite(e.value) and all_finite(x.S) and all_finite(x.U)
 
     def flat(self, x) -> np.ndarray:
         return x.flat()
@@ -379,7 +378,7 @@ def run(
         e = space.evaluate(x)
     except StopRun as sr:  # the rule's direction does not exist at x0
         code, message = sr.code, sr.message
-        e = Evaluation(np.nan, np.nan, np.zeros_like(space.flat(x)), space.matrix(x), None)
+        e = Evaluation(np.nan, np.nan, space.flat(x) * 0.0, space.matrix(x), None)
     else:
         if not np.isfinite(e.value):
             raise ValueError("F(x0) is not finite")
@@ -388,6 +387,7 @@ def run(
     if code is not StopCode.MAX_ITER:
         ctx.finish = (code, message)
     ctx.step = rule.start(ctx)
+    on_manifold = getattr(space, "manifold", False)
     window: deque[float] = deque(maxlen=stop.stall_window + 1)
     best = np.inf
     last_report = t0
@@ -474,7 +474,7 @@ def run(
                                                      "max(1, ‖x_k‖)")
                 break
             ctx.x, ctx.e, ctx.step = x_new, e_new, t
-            if getattr(space, "manifold", False) and space.left_manifold(x_new):
+            if on_manifold and space.left_manifold(x_new):
                 k += 1
                 ctx.k = k
                 code = StopCode.RANK_DROP
@@ -495,7 +495,7 @@ def run(
     if diverged_at is not None:
         out_info["diverged_at"] = diverged_at
     X = ctx.e.X
-    return Result(theta=np.array(space.flat(ctx.x), copy=True), X=X, stop=code, iterations=k,
+    return Result(theta=copy(space.flat(ctx.x)), X=X, stop=code, iterations=k,
                   trace=trace, counts=counts, wall_time=time.perf_counter() - t0,
                   message=message, info=out_info, factors=space.factors(ctx.x))
 

@@ -30,7 +30,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from lowranklab.lowrank import LowRank, Matrix, fro_dist_sq
+from lowranklab.backend import concat, copy, is_torch, to_like, vdot, zeros
+from lowranklab.lowrank import LowRank, Matrix, as_dense, fro_dist_sq
 from lowranklab.models.symmetric import SymmetricFactor
 from lowranklab.objective import Objective
 from lowranklab.problems.loss import Loss
@@ -57,6 +58,15 @@ def top_eigenpairs(G: Matrix, k: int = 2, *, dense_max: int = DENSE_EIG_MAX,
     otherwise Lanczos (`eigsh`, which="LA") on the matrix-free product v ↦ −sym(G)v."""
     d = G.shape[0]
     k = min(k, d)
+    if is_torch(G.L if isinstance(G, LowRank) else G):
+        if d > dense_max:
+            raise ValueError(f"GLRL on torch solves its eigenproblems densely: d = {d} > "
+                             f"dense_eig_max = {dense_max}; use NumPy arrays for larger d")
+        import torch
+
+        Gd = as_dense(G)
+        lam, V = torch.linalg.eigh(-0.5 * (Gd + Gd.mT))
+        return lam.flip(0)[:k], V.flip(1)[:, :k]
     if d <= dense_max:
         if isinstance(G, LowRank):
             Gd = G.dense()
@@ -121,14 +131,14 @@ class Clock:
         U = ctx.x.reshape(self.d, -1)
         if ctx.k > 0:
             self.t += 2.0 * ctx.step
-            if np.vdot(U, U) > self.max_norm:
+            if vdot(U, U) > self.max_norm:
                 ctx.stop(StopCode.DIVERGED, f"‖U‖²_F > max_norm = {self.max_norm:g}")
             if self.spacing is not None and fro_dist_sq(
                     LowRank(U, U), LowRank(self.last, self.last)) >= self.spacing**2:
-                self.trajectory.append((self.t, U.copy()))
-                self.last = U.copy()
+                self.trajectory.append((self.t, copy(U)))
+                self.last = copy(U)
         elif self.spacing is not None:
-            self.last = U.copy()
+            self.last = copy(U)
         ctx.extra["t"] = self.t
 
 
@@ -155,7 +165,7 @@ def descend(loss: Loss, U: np.ndarray, *, step: float | None, gtol: float, max_i
     clock = Clock(d, t0, record_spacing, trajectory, max_norm)
     stop = Stop(max_iter=max_iter, tol=None, gtol=2.0 * gtol if gtol > 0 else None, ftol=None,
                 time_budget=time_budget, blowup=blowup)
-    res = run(objective, U.ravel(), rule, stop=stop, monitors=[], callbacks=callbacks,
+    res = run(objective, U.reshape(-1), rule, stop=stop, monitors=[], callbacks=callbacks,
               hooks=[clock], record_every=record_every, name="glrl-phase")
     res.info["t"] = clock.t
     return res
@@ -177,6 +187,7 @@ def glrl(
     time_budget: float | None = None,
     dense_eig_max: int = DENSE_EIG_MAX,
     progress: bool = False,
+    like=None,
 ) -> Result:
     """Greedy Low-Rank Learning, glrl2021 Algorithm 1 (reconstructed in spec §1.6).
 
@@ -191,6 +202,9 @@ def glrl(
     Returns a `Result` whose `theta`/`X` are the last U and UUᵀ, with `info["phases"]` (list of
     `Phase.as_dict()`), `info["critical_points"]` (the factors U_r of W̄_r, r = 0..K),
     `info["trajectory"]` (list of (t, U)) when recorded, `info["rank"]`.
+
+    like: a torch tensor to run on its device and dtype (the factors start as an empty
+    tensor like it; the loss must accept tensors, e.g. LeastSquares); NumPy by default.
     """
     if not isinstance(loss, Loss):
         raise TypeError(f"loss must be a lowranklab Loss, got {type(loss).__name__}")
@@ -212,10 +226,14 @@ def glrl(
     clock0 = time.perf_counter()
     op = getattr(loss, "op", None)
     counts0 = dict(op.counts) if op is not None else {}
-    U = np.zeros((d, 0))
+    U = zeros((d, 0), like) if like is not None else np.zeros((d, 0))
+    if like is not None and truth is not None and not isinstance(truth, LowRank):
+        truth = to_like(np.asarray(truth), like)
+    elif like is not None and truth is not None:
+        truth = LowRank(to_like(truth.L, like), to_like(truth.R, like))
     trace = Trace()
     phases: list[Phase] = []
-    critical = [U.copy()]
+    critical = [copy(U)]
     trajectory: list | None = [] if record_spacing is not None else None
     t = 0.0
     total_iter = 0
@@ -239,7 +257,7 @@ def glrl(
             G = loss.grad(LowRank(U, U))
             lam, V = top_eigenpairs(G, 2, dense_max=dense_eig_max)
             lam1 = float(lam[0])
-            lam2 = float(lam[1]) if lam.size > 1 else -np.inf
+            lam2 = float(lam[1]) if lam.shape[0] > 1 else -np.inf
             if lam0 is None:
                 lam0 = max(lam1, 0.0)
                 if exit_tol is None:
@@ -255,11 +273,12 @@ def glrl(
                               f"(gap {lam1 - lam2:.2e}); the direction is ill-defined",
                               stacklevel=2)
             r += 1
-            u = V[:, 0] * (np.sign(V[np.argmax(np.abs(V[:, 0])), 0]) or 1.0)
+            v = V[:, 0]
+            u = v * (float(np.sign(float(v[int(abs(v).argmax())]))) or 1.0)
             ph = Phase(r=r, lam1=lam1, lam2=lam2, u=u, t_start=t)
-            U = np.hstack([U, np.sqrt(epsilon) * u[:, None]])
+            U = concat([U, np.sqrt(epsilon) * u[:, None]], axis=1)
             if trajectory is not None:
-                trajectory.append((t, U.copy()))
+                trajectory.append((t, copy(U)))
             if progress:
                 print(f"  glrl phase {r}: λ₁ = {lam1:.4g}, λ₂ = {lam2:.4g}", file=sys.stderr)
             budget = None if time_budget is None else max(
@@ -275,9 +294,9 @@ def glrl(
             total_iter += k
             ph.iterations, ph.t_end, ph.f, ph.grad_norm, ph.stop = k, t, f, gn, st.value
             phases.append(ph)
-            critical.append(U.copy())
+            critical.append(copy(U))
             if trajectory is not None:
-                trajectory.append((t, U.copy()))
+                trajectory.append((t, copy(U)))
             record(r, U, f, gn)
             if st in (StopCode.DIVERGED, StopCode.INTERRUPTED, StopCode.BUDGET):
                 stop, message = st, f"phase {r} stopped: {st.value} ({res.message})"
@@ -293,9 +312,10 @@ def glrl(
             "step": step, "exit_tol": exit_tol, "lam1_final": lam1, "t": t}
     if trajectory is not None:
         info["trajectory"] = trajectory
-    return Result(theta=U.ravel().copy(), X=LowRank(U, U), stop=stop, iterations=total_iter,
-                  trace=trace, counts=counts, wall_time=time.perf_counter() - clock0,
-                  message=message, info=info, factors=(U.copy(),))
+    return Result(theta=copy(U.reshape(-1)), X=LowRank(U, U), stop=stop,
+                  iterations=total_iter, trace=trace, counts=counts,
+                  wall_time=time.perf_counter() - clock0, message=message, info=info,
+                  factors=(copy(U),))
 
 
 def r1mp(loss: Loss, r_max: int, *, dense_eig_max: int = DENSE_EIG_MAX) -> Result:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lowranklab.backend import is_torch, to_like
 from lowranklab.solvers.result import StopCode
 from lowranklab.solvers.rules import unit_sphere
 
@@ -52,7 +53,10 @@ class Perturbation:
         if ctx.space.norm(ctx.x, ctx.e.grad) <= self.g_thres and k - self.t_noise > self.t_thres:
             self.saved, self.t_noise = (ctx.x, ctx.e), k
             self.iters.append(k)
-            ctx.replace(ctx.x + uniform_ball(ctx.x.size, self.radius, self.rng), record=False)
+            x = ctx.x
+            n = int(x.numel()) if is_torch(x) else x.size
+            xi = uniform_ball(n, self.radius, self.rng)
+            ctx.replace(x + (to_like(xi, x) if is_torch(x) else xi), record=False)
         ctx.extra["perturbations"] = len(self.iters)
 
     def info(self) -> dict:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy.linalg import lapack
 
+from lowranklab.backend import require_numpy
 from lowranklab.lowrank import LowRank
 from lowranklab.models.symmetric import SymmetricFactor
 from lowranklab.objective import Evaluation, Objective
@@ -74,6 +75,7 @@ def feasibility_step(problem: MinNormFactorization, U0: np.ndarray) -> float:
 def _check(problem, U0, gamma, step, max_iter, record_every):
     if not isinstance(problem, MinNormFactorization):
         raise TypeError(f"problem must be a MinNormFactorization, got {type(problem).__name__}")
+    require_numpy(U0, "the merit solvers")
     U0 = problem.check_U(U0, "U0")
     if not np.all(np.isfinite(U0)):
         raise ValueError("U0 must be finite")

@@ -51,9 +51,21 @@ def training_error(loss) -> Monitor:
 def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
     """‖X − X♮‖²_F, and the relative error ‖X − X♮‖_F / ‖X♮‖_F."""
     nt = fro_norm(truth)
+    on_device: dict = {}  # the truth copied once onto the iterates' torch device
+
+    def like(X):
+        from lowranklab.backend import is_torch, to_like
+
+        ref = X.L if isinstance(X, LowRank) else X
+        if not is_torch(ref) or is_torch(truth.L if isinstance(truth, LowRank) else truth):
+            return truth
+        if "t" not in on_device:
+            on_device["t"] = (LowRank(to_like(truth.L, ref), to_like(truth.R, ref))
+                              if isinstance(truth, LowRank) else to_like(np.asarray(truth), ref))
+        return on_device["t"]
 
     def monitor(s: State) -> dict[str, float]:
-        d2 = max(fro_dist_sq(s.evaluation.X, truth), 0.0)
+        d2 = max(fro_dist_sq(s.evaluation.X, like(s.evaluation.X)), 0.0)
         out = {"test_error": d2, "dist": float(np.sqrt(d2))}
         if relative and nt > 0:
             out["rel_error"] = float(np.sqrt(d2) / nt)

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lowranklab.backend import require_numpy
 from lowranklab.problems.ez2021 import MACHINE_EPS, SymmetricSensing, rank_k_init
 from lowranklab.solvers.result import Result
 from lowranklab.solvers.sensing_gd import Callback, sensing_gd
@@ -145,6 +146,7 @@ def restart_gd(
     if U0 is None:
         U = rank_k_init((d, p), r0, rho0, rng, on_sphere=on_sphere)
     else:
+        require_numpy(U0, "restart_gd")
         U = np.array(U0, dtype=float)
         if U.shape != (d, p) or not np.all(np.isfinite(U)):
             raise ValueError(f"U0 must be a finite array of shape ({d}, {p}), got {U.shape}")

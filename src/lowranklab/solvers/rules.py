@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from lowranklab.backend import is_torch, to_like, vdot
 from lowranklab.problems.loss import LeastSquares
 
 
@@ -202,14 +203,14 @@ def line_minimizer(objective, theta: np.ndarray, xi: np.ndarray, e) -> float:
     Xs = model.line(theta, xi)  # X(θ + sξ) = Σ_j s^j X_j, s = −t
     op = loss.op
     r = [None] * len(Xs)
-    r[0] = op.forward(Xs[0]) - loss.b
+    r[0] = loss.residual(Xs[0])
     for j in range(1, len(Xs)):
         r[j] = op.forward(Xs[j])
     n = len(r)
     c = np.zeros(2 * n - 1)
     for i in range(n):
         for j in range(i, n):
-            v = float(r[i] @ r[j])
+            v = vdot(r[i], r[j])
             c[i + j] += v if i == j else 2.0 * v
     c *= 0.5 * loss.scale
     reg = model.reg_line(theta, xi)
@@ -247,7 +248,7 @@ class RMSprop(Rule):
 
     def step(self, ctx):
         g = ctx.e.grad
-        gn2 = float(np.vdot(g, g))
+        gn2 = vdot(g, g)
         self.v = self.a * self.v + (1 - self.a) * gn2
         t = self.eta / (math.sqrt(self.v / (1 - self.a ** (ctx.k + 1))) + self.eps)
         self.clock += t
@@ -306,7 +307,9 @@ class Noisy(_Wrapped):
         ctx.extra["noise"] = eps
         if eps == 0:
             return ctx.e.grad
-        return ctx.e.grad + eps * unit_sphere(ctx.e.grad.size, self.rng)
+        g = ctx.e.grad
+        u = unit_sphere(int(g.numel()) if is_torch(g) else g.size, self.rng)
+        return g + eps * (to_like(u, g) if is_torch(g) else u)
 
     def describe(self) -> dict:
         return {**super().describe(), "noise": self.noise, "noise_until": self.noise_until}

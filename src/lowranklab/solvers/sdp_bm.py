@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.lapack import dtrtrs
 
+from lowranklab.backend import require_numpy
 from lowranklab.lowrank import LowRank
 from lowranklab.objective import Evaluation
 from lowranklab.problems.min_norm import MinNormFactorization, pataki_rank_bound
@@ -229,6 +230,7 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
     if U0 is None:
         p = default_rank(d, m) if rank is None else _check_rank(rank, d)
     else:
+        require_numpy(U0, "sdp_bm")
         U0 = problem.check_U(U0, "U0")
         if not np.all(np.isfinite(U0)):
             raise ValueError("U0 must be finite")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from lowranklab.backend import require_numpy
 from lowranklab.lowrank import LowRank
 from lowranklab.models.symmetric import SymmetricFactor
 from lowranklab.objective import Objective
@@ -77,6 +78,7 @@ def sensing_gd(
     has a truth) test_error, recorded at k ≤ dense_until, every `record_every`-th k, and the last
     iterate. info: final_train_error, final_test_error.
     """
+    require_numpy(U0, "sensing_gd")
     U0 = np.array(U0, dtype=float)
     if U0.ndim != 2 or U0.shape[0] != inst.d:
         raise ValueError(f"U0 must have shape ({inst.d}, p), got {U0.shape}")
