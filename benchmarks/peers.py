@@ -147,13 +147,16 @@ OURS: dict[str, tuple[Callable[..., Run], dict]] = {
     # name: (runner, keyword arguments passed on to the solver, overriding the runner's stop
     # settings: no training-error tol, the relative-error stop only); the first one is our
     # default for `solve`
+    # Riemannian CG with the exact step: `solve --model fixed-rank`'s default
+    "rcg-exact": (ours_rgd, {"line_search": "exact", "direction": "cg", "stall_tol": None}),
     "rgd-exact": (ours_rgd, {"step": 1.0, "line_search": "exact", "stall_tol": None}),
     # ScaledGD (Tong, Ma & Chi 2021; no balancing term, as in the paper) with the exact step
     "scaled-gd": (ours_gd, {"mu": 0.0, "direction": "scaled", "line_search": "exact",
                             "stall_tol": None}),
     "gd-exact": (ours_gd, {"line_search": "exact", "stall_tol": None}),  # balanced, μ = 0.5
+    "cg-exact": (ours_gd, {"line_search": "exact", "direction": "cg", "stall_tol": None}),
     # default step: ½/λ_max of the Hessian at the spectral point
-    "gd-balanced": (ours_gd, {"stall_tol": None}),
+    "gd-balanced": (ours_gd, {"line_search": "constant", "stall_tol": None}),
 }
 
 

@@ -50,6 +50,7 @@ class SolverKind(str, Enum):
     noisy_gd = "noisy-gd"  # zhu2021 / Ge et al. 2015
     perturbed_gd = "perturbed-gd"  # Jin et al. 2017
     rgd = "rgd"  # hou2021 Riemannian GD on the fixed-rank manifold
+    rcg = "rcg"  # Riemannian conjugate gradient, exact step (the fixed-rank default)
     merit = "merit"  # eftekhari2021 Algorithm 1
     merit_euler = "merit-euler"
     merit_bfgs = "merit-bfgs"

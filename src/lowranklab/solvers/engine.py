@@ -156,6 +156,10 @@ class FlatSpace:
     def norm(self, theta, u: np.ndarray) -> float:
         return math.sqrt(vdot(u, u))
 
+    def transport(self, theta, theta_new, u):
+        """Vector transport to θ_new: the identity on a flat space."""
+        return u
+
     def finite(self, theta: np.ndarray, e: Evaluation) -> bool:
         """F finite (a non-finite gradient makes the next F non-finite, and the iterate
         before that one, with finite factors, is what a divergence returns)."""
@@ -219,6 +223,10 @@ class ManifoldSpace:
 
     def norm(self, x, u) -> float:
         return self.mf.norm(x, u)
+
+    def transport(self, x, y, xi):
+        """ξ ∈ T_x M_r carried to T_y M_r by the projection P_{T_y}."""
+        return self.mf.transport(x, y, xi)
 
     def finite(self, x, e: Evaluation) -> bool:
         return math.isfinite(e.value) and all_finite(x.S) and all_finite(x.U)

@@ -15,17 +15,28 @@ from lowranklab.solvers.result import Result
 
 Callback = Callable[[mon.State], bool | None]
 LINE_SEARCHES = ("constant", "armijo", "exact")
-DIRECTIONS = ("gradient", "scaled")
+DIRECTIONS = ("gradient", "scaled", "cg")
 
 
-def make_rule(objective: Objective, *, step: float | None, line_search: str,
+def exact_available(objective) -> bool:
+    """The exact line search applies: least squares on a polynomial factor model."""
+    from lowranklab.problems.loss import LeastSquares
+
+    return (isinstance(getattr(objective, "loss", None), LeastSquares)
+            and hasattr(getattr(objective, "model", None), "line"))
+
+
+def make_rule(objective: Objective, *, step: float | None, line_search: str | None,
               direction: str = "gradient", armijo_c: float = 1e-4,
               armijo_beta: float = 0.5) -> rules.Rule:
     """The step rule for `line_search` ∈ LINE_SEARCHES along `direction` ∈ DIRECTIONS.
 
     constant: t = step (default `default_step`); armijo: backtracking from twice the last
     accepted step (first try `step`); exact: the minimizer along the direction (least squares
-    on UUᵀ / UVᵀ; `step` scales it, default 1). direction "scaled" is ScaledGD."""
+    on UUᵀ / UVᵀ; `step` scales it, default 1). direction "scaled" is ScaledGD. None: exact
+    where it applies and no step is given, else constant."""
+    if line_search is None:  # the measured fastest (benchmarks/peers.py): exact where it exists
+        line_search = "exact" if step is None and exact_available(objective) else "constant"
     if line_search not in LINE_SEARCHES:
         raise ValueError(f"line_search must be one of {LINE_SEARCHES}, got {line_search!r}")
     if direction not in DIRECTIONS:
@@ -45,6 +56,8 @@ def make_rule(objective: Objective, *, step: float | None, line_search: str,
                 rules.Armijo(step, c=armijo_c, beta=armijo_beta))
     if direction == "scaled":
         rule = rules.ScaledGD(rule)
+    elif direction == "cg":
+        rule = rules.ConjugateGradient(rule)
     return rule
 
 
@@ -69,7 +82,7 @@ def gradient_descent(
     theta0: np.ndarray,
     *,
     step: float | None = None,
-    line_search: str = "constant",
+    line_search: str | None = None,
     direction: str = "gradient",
     max_iter: int = 1000,
     tol: float | str | None = AUTO,
@@ -92,7 +105,11 @@ def gradient_descent(
 
     line_search: "constant" (t = step, default `default_step`), "armijo" (backtracking that can
     grow the step again) or "exact" (the exact minimizer along ξ for least squares, where F is
-    a polynomial in t). Stops (`Stop`): `converged` when the training error ‖A(X) − b‖² is
+    a polynomial in t). The default (None) is "exact" when no step is given and the objective
+    is least squares on UUᵀ or UVᵀ (on 1000×1000 completion it reaches 1e-6 6× faster than
+    the constant default step; `python -m benchmarks.run --suite peers`), else "constant".
+    direction: "gradient", "scaled" (ScaledGD) or "cg" (nonlinear CG, Polak–Ribière+).
+    Stops (`Stop`): `converged` when the training error ‖A(X) − b‖² is
     ≤ tol ("auto": 1e-14·max(‖b‖², 1)), ‖∇F‖ ≤ gtol, or the relative error to `truth` is
     ≤ rtol; `stalled` when F drops by ≤ stall_tol·|F| over stall_window iterations (None: off);
     `diverged` when F becomes non-finite or exceeds blowup·max(|F₀|, 1) (last finite iterate

@@ -48,6 +48,7 @@ def riemannian_gradient_descent(
     step: float | None = None,
     step_rule: str = "fixed",
     line_search: str | None = None,
+    direction: str = "gradient",
     max_iter: int = 1000,
     tol: float | str | None = AUTO,
     gtol: float | None = None,
@@ -73,6 +74,8 @@ def riemannian_gradient_descent(
     `default_riemannian_step`) or, with step_rule="sigma", α_k = α·σ_r(Z_k) (hou2021 eq. (2));
     "armijo" backtracks from α_k until f(R(Z − tξ)) ≤ f(Z) − c·t‖ξ‖². With a step or
     step_rule="sigma" and no line search the step is constant (the hou2021 experiments).
+    direction: "gradient" (RGD) or "cg" (Riemannian conjugate gradient, Polak–Ribière+ with
+    the projection as vector transport; with the exact step it is Wei et al.'s RCG).
 
     Stops (`Stop`): `converged` when the training error ‖A(X) − b‖² (f itself for other losses)
     is ≤ tol ("auto": 1e-14·max(‖b‖², 1)), ‖grad f‖ ≤ gtol, or ‖Z − X♮‖_F/‖X♮‖_F ≤ rtol;
@@ -105,6 +108,10 @@ def riemannian_gradient_descent(
                                 sigma=step_rule == "sigma")
         else:
             rule = rules.SigmaScaled(alpha) if step_rule == "sigma" else rules.Constant(alpha)
+    if direction not in ("gradient", "cg"):
+        raise ValueError(f"direction must be 'gradient' or 'cg', got {direction!r}")
+    if direction == "cg":
+        rule = rules.ConjugateGradient(rule)
     stop = Stop(max_iter=max_iter, tol=tol, gtol=gtol, rtol=rtol, ftol=stall_tol,
                 time_budget=time_budget, blowup=blowup)
     if monitors is None:
@@ -114,7 +121,8 @@ def riemannian_gradient_descent(
     res = run(space, x0, rule, stop=stop, truth=truth, monitors=monitors,
               callbacks=callbacks, record_every=record_every, progress=progress, name="rgd",
               info={"step": float(rule.describe().get("step", rule.describe().get("scale"))),
-                    "step_rule": step_rule, "line_search": line_search})
+                    "step_rule": step_rule, "line_search": line_search,
+                    "direction": direction})
     res.info["left_manifold"] = res.stop.value == "rank_drop"
     return res
 

@@ -338,6 +338,43 @@ class ScaledGD(_Wrapped):
         return ctx.space.model.scaled_direction(ctx.x, ctx.e.grad, damping=self.damping)
 
 
+class ConjugateGradient(_Wrapped):
+    """Nonlinear conjugate gradient: ξ_k = ∇F_k + β_k T(ξ_{k−1}) with the Polak–Ribière+
+    coefficient β_k = max(0, ⟨∇F_k, ∇F_k − T∇F_{k−1}⟩/‖∇F_{k−1}‖²) and T the space's
+    vector transport (the identity on a flat space, the tangent projection on M_r: Riemannian
+    CG as in Wei, Cai, Chan & Leung 2016 for completion). A direction that is not a descent
+    direction (⟨∇F_k, ξ_k⟩ ≤ 0) restarts at ξ_k = ∇F_k. The step is the base rule's along ξ
+    (the exact line search: t* = ⟨∇F, ξ⟩/⟨ξ, ∇²f ξ⟩ on M_r, the polynomial minimizer on
+    factors)."""
+
+    name = "cg"
+
+    def __init__(self, base: Rule) -> None:
+        super().__init__(base)
+        self.prev = None  # (x, ∇F, ξ) of the last move
+
+    def start(self, ctx) -> float:
+        self.prev = None
+        return self.base.start(ctx)
+
+    def direction(self, ctx):
+        space, g = ctx.space, ctx.e.grad
+        if self.prev is None:
+            xi = g
+        else:
+            x0, g0, xi0 = self.prev
+            g0t = space.transport(x0, ctx.x, g0)
+            xi0t = space.transport(x0, ctx.x, xi0)
+            gg0 = space.inner(x0, g0, g0)
+            beta = max(0.0, (space.inner(ctx.x, g, g) - space.inner(ctx.x, g, g0t)) / gg0) \
+                if gg0 > 0 else 0.0
+            xi = g + xi0t * beta if beta > 0 else g
+            if space.inner(ctx.x, g, xi) <= 0:
+                xi = g
+        self.prev = (ctx.x, g, xi)
+        return xi
+
+
 def unit_sphere(dim: int, rng: np.random.Generator) -> np.ndarray:
     """A point uniform on the unit sphere of R^dim."""
     while True:
