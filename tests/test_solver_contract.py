@@ -46,8 +46,8 @@ def _gd(kind):
     def solve(seed=0, step=None, **kw):
         P, obj, th = _sensing(seed)
         extra = {"line_search": kind} if kind in ("armijo", "exact") else {}
-        if kind == "scaled":
-            extra = {"direction": "scaled", "line_search": "exact"}
+        if kind in ("scaled", "cg"):
+            extra = {"direction": kind, "line_search": "exact"}
         return gradient_descent(obj, th, step=step, max_iter=kw.pop("max_iter", 3000),
                                 truth=P.truth, **extra, **kw)
     return solve
@@ -66,13 +66,17 @@ def _perturbed(seed=0, step=None, **kw):
                                       max_iter=kw.pop("max_iter", 3000), **kw)
 
 
-def _rgd(seed=0, step=None, **kw):
+def _rgd(seed=0, step=None, direction="gradient", **kw):
     P, rng = _completion(seed)
     man = manifold_for(P.shape, 2, symmetric=False)
     x0 = initial_point(man, "spectral", rng, op=P.op, b=P.b)
     extra = {} if step is None else {"step": step, "line_search": "constant"}
     return riemannian_gradient_descent(P.loss(), man, x0, max_iter=kw.pop("max_iter", 500),
-                                       **extra, **kw)
+                                       direction=direction, **extra, **kw)
+
+
+def _rcg(**kw):
+    return _rgd(direction="cg", **kw)
 
 
 def _ez_instance(seed):
@@ -151,14 +155,15 @@ def _deep(seed=0, step=None, **kw):
 
 SOLVERS = {
     "gd": _gd("constant"), "gd-armijo": _gd("armijo"), "gd-exact": _gd("exact"),
-    "scaled-gd": _gd("scaled"), "noisy-gd": _noisy, "perturbed-gd": _perturbed, "rgd": _rgd,
+    "scaled-gd": _gd("scaled"), "cg": _gd("cg"), "rcg": _rcg, "noisy-gd": _noisy, "perturbed-gd": _perturbed, "rgd": _rgd,
     "sensing_gd": _ez, "restart_gd": _restart,
     "algorithm1": _min_norm(algorithm1), "merit_euler": _min_norm(merit_euler),
     "feasibility_gd": _min_norm(feasibility_gd), "merit_bfgs": _bfgs,
     "glrl": _glrl, "descend": _descend, "deep_gd": _deep,
 }
 # oversized steps (each ≫ 2/L for its problem); merit_bfgs picks its own steps (L-BFGS)
-BIG_STEP = {"gd": 10.0, "gd-armijo": None, "gd-exact": None, "scaled-gd": None,
+BIG_STEP = {"gd": 10.0, "gd-armijo": None, "gd-exact": None, "scaled-gd": None, "cg": None,
+            "rcg": 1e3,
             "noisy-gd": 10.0, "perturbed-gd": 10.0, "rgd": 1e3, "sensing_gd": 10.0,
             "restart_gd": 10.0, "algorithm1": 1.0, "merit_euler": 1.0, "feasibility_gd": 1.0,
             "merit_bfgs": None, "glrl": 1e3, "descend": 1e3, "deep_gd": 1e2}
