@@ -78,10 +78,13 @@ class LowRank:
         """‖L Rᵀ‖²_F = ‖R_L R_Rᵀ‖²_F from thin QRs of the factors (no cancellation, so the
         distance of two nearby factored matrices keeps its relative accuracy)."""
         xp = namespace(self.L)
+        if xp is np:  # mode "r": the triangular factors only (Q is never formed)
+            RL = np.linalg.qr(self.L, mode="r")
+            RR = np.linalg.qr(self.R, mode="r")
+            M = RL @ RR.T
+            return float(np.vdot(M, M))
         _, RL = xp.linalg.qr(self.L)
         _, RR = xp.linalg.qr(self.R)
-        if xp is np:
-            return float(np.linalg.norm(RL @ RR.T) ** 2)
         return float(xp.sum((RL @ RR.T) ** 2))
 
 
@@ -135,9 +138,18 @@ def _torch_inner(X, Y) -> float:
 def fro_dist_sq(X: Matrix, Y: Matrix) -> float:
     """‖X − Y‖²_F, computed from factors when X and Y are LowRank."""
     if isinstance(X, LowRank) and isinstance(Y, LowRank):
+        if not is_torch(X.L):
+            # Gram expansion ‖X‖² − 2⟨X, Y⟩ + ‖Y‖² from k×k products (O((d1 + d2)k²), ~5× cheaper
+            # than the QRs); its rounding error is ~ε(‖X‖² + ‖Y‖²), so it is kept only where
+            # the result is large beside that, else the QRs (no cancellation).
+            xx = float(np.vdot(X.L.T @ X.L, X.R.T @ X.R))
+            yy = float(np.vdot(Y.L.T @ Y.L, Y.R.T @ Y.R))
+            e2 = xx - 2.0 * float(np.vdot(X.L.T @ Y.L, X.R.T @ Y.R)) + yy
+            if e2 >= 1e-7 * (xx + yy):  # 2.2e-16 / 1e-7 ≈ 2e-9 relative error at worst
+                return e2
         return (X + Y * -1.0).fro_sq()
     D = as_dense(X) - as_dense(Y)
-    return float((D * D).sum()) if is_torch(D) else float(np.linalg.norm(D) ** 2)
+    return float((D * D).sum()) if is_torch(D) else float(np.vdot(D, D))
 
 
 def fro_norm(X: Matrix) -> float:
