@@ -8,4 +8,16 @@ from lowranklab.lowrank import LowRank
 from lowranklab.objective import Objective
 
 __version__ = "0.1.0"
-__all__ = ["LowRank", "Objective", "__version__"]
+__all__ = ["LowRank", "MatrixCompletion", "MatrixSensing", "Objective", "Triplets",
+           "__version__"]
+
+_ESTIMATORS = ("MatrixCompletion", "MatrixSensing", "Triplets")
+
+
+def __getattr__(name: str):
+    # The estimators load on first use, so `import lowranklab` stays light (no scikit-learn).
+    if name in _ESTIMATORS:
+        from lowranklab import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'lowranklab' has no attribute {name!r}")

@@ -1,0 +1,392 @@
+"""`MatrixCompletion`: a scikit-learn-style estimator for filling in the missing entries of a
+matrix by a low-rank model.
+
+The model is X̂ = μ + U Vᵀ with μ the mean of the observed entries and U Vᵀ of rank r, fitted
+by least squares on the observed set Ω:
+
+    min_{rank(Z) = r} ½ Σ_{(i,j)∈Ω} (μ + Z_ij − M_ij)²,
+
+by Riemannian gradient descent on the fixed-rank manifold with the exact line search
+(`_solver.fit_fixed_rank`).
+
+Rank and noise (rank="auto"). A fraction `validation_fraction` of the observed entries is
+held out. Along the *rank path* r = 1, 2, …, growing by about 15 % a step, each fit starts
+from the previous one plus the top singular directions of the residual A*(b − A(Z)) — the
+greedy growth of GLRL (glrl2021 Algorithm 1, the top eigenvector of −∇f) for rectangular
+matrices. Each fit stops early when the validation RMSE has not improved for
+`n_iter_no_change` iterations and keeps its best iterate: with noisy data this early stopping
+is the regularization (the fit stops before it starts fitting the noise). The path stops when
+`rank_patience` successive ranks have not improved the validation RMSE, or at the largest rank
+with r(d1 + d2 − r) ≤ m (more degrees of freedom than training entries). The rank with the
+best validation RMSE is `rank_`; with `refit=True` the same path (ranks and iteration counts)
+is replayed on all observed entries.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from lowranklab.estimators._base import BaseEstimator, TransformerMixin, check_fitted
+from lowranklab.estimators._solver import fit_fixed_rank
+from lowranklab.estimators.data import Observed, Triplets, observed_entries
+from lowranklab.lowrank import LowRank
+from lowranklab.operators.sampling import EntrySampling
+
+METHODS = ("rgd",)
+
+
+class MatrixCompletion(TransformerMixin, BaseEstimator):
+    """Low-rank matrix completion with scikit-learn's conventions.
+
+    Parameters
+    ----------
+    rank : int or "auto"
+        The rank r of U Vᵀ, or "auto" to choose it on held-out observed entries (module
+        docstring).
+    method : "rgd"
+        Riemannian gradient descent on the fixed-rank manifold, exact line search.
+    max_rank : int or None
+        Cap of the rank path (rank="auto"); default the largest r with r(d1 + d2 − r) ≤ m.
+    early_stopping : bool
+        With an integer rank, hold out `validation_fraction` of the entries and stop each fit
+        when the validation RMSE stops improving (always on for rank="auto").
+    validation_fraction : float in (0, 1)
+        Fraction of the observed entries held out for validation.
+    n_iter_no_change : int
+        Early-stopping patience in iterations.
+    rank_patience : int
+        The rank path stops after this many ranks without a better validation RMSE.
+    max_iter : int
+        Iterations per rank.
+    tol : float
+        Stop a fit when the loss decreases by less than tol times its value in one iteration.
+    center : bool
+        Subtract the mean of the observed entries first (the model is μ + U Vᵀ).
+    refit : bool
+        After validation, fit again on all observed entries with the chosen ranks and
+        iteration counts.
+    duplicates : "error" or "mean"
+        For `Triplets`: repeated (row, col) pairs are rejected or averaged (the `Triplets`
+        themselves were built with their own policy; this one applies to arrays of indices in
+        `fit_entries`).
+    random_state : int, numpy Generator or None
+        The validation split (the solver itself is deterministic).
+    verbose : bool
+        Print the rank path.
+
+    Attributes
+    ----------
+    U_, V_ : arrays (d1, r), (d2, r)
+        Balanced factors, U_ V_ᵀ = P diag(s) Qᵀ with U_ = P diag(√s), V_ = Q diag(√s).
+    singular_values_ : array (r,)
+    mean_ : float
+    rank_ : int
+    n_iter_ : int
+        Iterations of the final fit (all ranks of the path).
+    stop_code_ : StopCode
+        Why the final fit stopped (`converged` for the tolerance or early stopping).
+    validation_rmse_ : dict {rank: RMSE}
+        The rank path (rank="auto" or early_stopping=True).
+    shape_, n_features_in_, row_labels_, col_labels_, empty_rows_, empty_cols_.
+
+    Rows or columns without any observed entry carry no information: they are predicted as
+    the mean μ (listed in `empty_rows_`, `empty_cols_`, with a warning).
+    """
+
+    def __init__(self, rank="auto", *, method="rgd", max_rank=None, early_stopping=True,
+                 validation_fraction=0.1, n_iter_no_change=10, rank_patience=2, max_iter=500,
+                 tol=1e-10, center=True, refit=True, duplicates="error", random_state=None,
+                 verbose=False):
+        self.rank = rank
+        self.method = method
+        self.max_rank = max_rank
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.rank_patience = rank_patience
+        self.max_iter = max_iter
+        self.tol = tol
+        self.center = center
+        self.refit = refit
+        self.duplicates = duplicates
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- scikit-learn metadata -------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.sparse = False  # only with mask= (zeros are data otherwise)
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+    # -- fitting ---------------------------------------------------------------------------
+    def fit(self, X, y=None, *, mask=None):
+        """Fit the low-rank model to the observed entries of X.
+
+        X: an array with NaN for the missing entries (or with `mask`, True = observed), a
+        SciPy sparse matrix with `mask` (required: its zeros are data), or `Triplets`. y is
+        ignored (scikit-learn's signature)."""
+        self._check_params()
+        obs = observed_entries(X, mask)
+        self._fit_observed(obs)
+        return self
+
+    def fit_transform(self, X, y=None, *, mask=None):
+        """Fit, then return X with its missing entries filled from the fitted model (the
+        observed entries are kept). Triplets: the dense completed matrix."""
+        self.fit(X, mask=mask)
+        if isinstance(X, Triplets):
+            return self.reconstruct()
+        return self._fill(X, mask, self.U_, self.V_)
+
+    def fit_entries(self, rows, cols, values, shape):
+        """Fit from integer index arrays (duplicates handled by `duplicates`)."""
+        from lowranklab.estimators.data import combine_duplicates
+
+        self._check_params()
+        rows, cols = np.asarray(rows), np.asarray(cols)
+        values = np.asarray(values, dtype=float)
+        if not (rows.shape == cols.shape == values.shape and rows.ndim == 1):
+            raise ValueError("rows, cols and values must be 1-D arrays of equal length")
+        if not (np.issubdtype(rows.dtype, np.integer) and np.issubdtype(cols.dtype, np.integer)):
+            raise TypeError("rows and cols must be integer arrays")
+        d1, d2 = (int(s) for s in shape)
+        if rows.size and (rows.min() < 0 or rows.max() >= d1 or cols.min() < 0
+                          or cols.max() >= d2):
+            raise ValueError(f"rows/cols out of range for shape {(d1, d2)}")
+        if not np.all(np.isfinite(values)):
+            raise ValueError("values must be finite")
+        self._fit_observed(combine_duplicates(rows.astype(np.int64), cols.astype(np.int64),
+                                              values, (d1, d2), duplicates=self.duplicates))
+        return self
+
+    def _check_params(self) -> None:
+        r = self.rank
+        if isinstance(r, str):
+            if r != "auto":
+                raise ValueError(f"rank must be a positive integer or 'auto', got {r!r}")
+        elif isinstance(r, bool) or not isinstance(r, int | np.integer) or r < 1:
+            raise ValueError(f"rank must be a positive integer or 'auto', got {r!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.max_rank is not None and (not isinstance(self.max_rank, int | np.integer)
+                                          or self.max_rank < 1):
+            raise ValueError(f"max_rank must be a positive integer or None, got "
+                             f"{self.max_rank!r}")
+        if not (isinstance(self.validation_fraction, float | int)
+                and 0 < self.validation_fraction < 1):
+            raise ValueError(f"validation_fraction must be in (0, 1), got "
+                             f"{self.validation_fraction!r}")
+        for name in ("n_iter_no_change", "rank_patience", "max_iter"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if not (isinstance(self.tol, float | int) and self.tol >= 0):
+            raise ValueError(f"tol must be a number >= 0, got {self.tol!r}")
+        if self.duplicates not in ("error", "mean"):
+            raise ValueError(f"duplicates must be 'error' or 'mean', got {self.duplicates!r}")
+
+    def _fit_observed(self, obs: Observed) -> None:
+        d1, d2 = obs.shape
+        mean = float(obs.values.mean()) if self.center else 0.0
+        b = obs.values - mean
+        empty_rows = np.setdiff1d(np.arange(d1), obs.rows)
+        empty_cols = np.setdiff1d(np.arange(d2), obs.cols)
+        if empty_rows.size or empty_cols.size:
+            warnings.warn(f"{empty_rows.size} rows and {empty_cols.size} columns have no "
+                          f"observed entry; they are predicted as the mean", UserWarning,
+                          stacklevel=3)
+        auto = self.rank == "auto"
+        validate = (auto or self.early_stopping) and obs.values.size >= 2
+        path: dict[int, float] = {}
+        if validate:
+            train, val = _split(obs.values.size, self.validation_fraction, self.random_state)
+            op_t = EntrySampling(obs.rows[train], obs.cols[train], obs.shape)
+            op_v = EntrySampling(obs.rows[val], obs.cols[val], obs.shape)
+            ranks = (self._rank_grid(obs.shape, train.size) if auto
+                     else [self._fixed_rank(obs.shape)])
+            schedule, path, best_X, last = self._path(op_t, b[train], ranks, (op_v, b[val]))
+            if not self.refit:
+                X, fit = best_X, last
+        else:
+            schedule = [(self._fixed_rank(obs.shape), self.max_iter)]
+        if not validate or self.refit:
+            op = EntrySampling(obs.rows, obs.cols, obs.shape)
+            X, fit, n_iter = None, None, 0
+            for r, iters in schedule:
+                fit = fit_fixed_rank(op, b, r, x0=X, max_iter=iters, tol=self.tol)
+                X = fit.X
+                n_iter += fit.result.iterations
+        else:
+            n_iter = sum(it for _, it in schedule)
+        P, s, Q = _svd_lowrank(X)
+        self.U_ = P * np.sqrt(s)
+        self.V_ = Q * np.sqrt(s)
+        self.singular_values_ = s
+        self.mean_ = mean
+        self.rank_ = int(s.size)
+        self.n_iter_ = int(n_iter)
+        self.stop_code_ = fit.stop
+        self.stop_message_ = fit.reason
+        self.result_ = fit.result
+        self.validation_rmse_ = path
+        self.shape_ = obs.shape
+        self.n_features_in_ = d2
+        self.row_labels_ = obs.row_labels
+        self.col_labels_ = obs.col_labels
+        self.empty_rows_ = empty_rows
+        self.empty_cols_ = empty_cols
+
+    def _fixed_rank(self, shape) -> int:
+        r = int(self.rank)
+        if r > min(shape):
+            raise ValueError(f"rank must be <= min(d1, d2) = {min(shape)} for a {shape[0]}×"
+                             f"{shape[1]} matrix, got {r}")
+        return r
+
+    def _rank_grid(self, shape, m_train: int) -> list[int]:
+        d1, d2 = shape
+        # the largest r with r(d1 + d2 − r) ≤ m: beyond it the model interpolates the data
+        s = d1 + d2
+        disc = s * s - 4.0 * m_train
+        cap = int((s - math.sqrt(disc)) / 2) if disc > 0 else min(d1, d2)
+        cap = max(1, min(cap, d1, d2))
+        if self.max_rank is not None:
+            cap = min(cap, int(self.max_rank))
+        ranks, r = [], 1
+        while r <= cap:
+            ranks.append(r)
+            r = max(r + 1, math.ceil(1.15 * r))
+        return ranks
+
+    def _path(self, op, b, ranks, validation):
+        """Fit along `ranks` (each warm-started from the last) with early stopping on the
+        validation entries; stop after `rank_patience` ranks without improvement."""
+        schedule, path, X = [], {}, None
+        best = (np.inf, None, None, 0)  # rmse, X, fit, index in schedule
+        worse = 0
+        for r in ranks:
+            fit = fit_fixed_rank(op, b, r, x0=X, max_iter=self.max_iter, tol=self.tol,
+                                 validation=validation, patience=self.n_iter_no_change)
+            X = fit.X
+            schedule.append((r, max(fit.best_iter, 1)))
+            path[r] = fit.val_rmse
+            if self.verbose:
+                print(f"  rank {r:4d}: validation RMSE {fit.val_rmse:.5g} after "
+                      f"{fit.best_iter} iterations ({fit.reason})")
+            if fit.val_rmse < best[0] * (1.0 - 1e-4):
+                best, worse = (fit.val_rmse, X, fit, len(schedule)), 0
+            else:
+                worse += 1
+                if worse >= self.rank_patience:
+                    break
+        return schedule[: best[3]], path, best[1], best[2]
+
+    # -- using the fit ---------------------------------------------------------------------
+    def predict(self, rows, cols) -> np.ndarray:
+        """The fitted entries X̂[rows[k], cols[k]] = μ + ⟨U_[rows[k]], V_[cols[k]]⟩; rows and
+        cols are labels when the estimator was fitted on `Triplets`, integer indices
+        otherwise."""
+        check_fitted(self, "U_")
+        i = self._index(rows, self.row_labels_, self.shape_[0], "rows")
+        j = self._index(cols, self.col_labels_, self.shape_[1], "cols")
+        if i.shape != j.shape:
+            raise ValueError(f"rows and cols must have the same length, got {i.shape}, "
+                             f"{j.shape}")
+        return self.mean_ + np.einsum("ij,ij->i", self.U_[i], self.V_[j])
+
+    @staticmethod
+    def _index(keys, labels, n: int, name: str) -> np.ndarray:
+        keys = np.atleast_1d(np.asarray(keys, dtype=object if labels is not None else None))
+        if keys.ndim != 1:
+            raise ValueError(f"{name} must be 1-D")
+        if labels is not None:
+            import pandas as pd
+
+            idx = pd.Index(labels).get_indexer(keys)
+            if (idx < 0).any():
+                raise ValueError(f"{name}: unknown label {keys[idx < 0][0]!r}")
+            return idx
+        if not np.issubdtype(keys.dtype, np.integer):
+            raise TypeError(f"{name} must be integer indices, got dtype {keys.dtype}")
+        if keys.size and (keys.min() < 0 or keys.max() >= n):
+            raise ValueError(f"{name} out of range [0, {n})")
+        return keys
+
+    def reconstruct(self) -> np.ndarray:
+        """The dense fitted matrix μ + U_ V_ᵀ (d1 × d2)."""
+        check_fitted(self, "U_")
+        return self.mean_ + self.U_ @ self.V_.T
+
+    def transform(self, X, *, mask=None) -> np.ndarray:
+        """X with its missing entries filled, for rows over the fitted columns.
+
+        Each row x is folded into the fitted column factors: u = argmin ‖V_Ω u − (x_Ω − μ)‖²
+        (+ 1e-10·tr(V_ᵀV_)/r ‖u‖² so that rows with fewer than r entries get the minimum-norm
+        answer) and its missing entries are μ + V_ u; the observed entries are kept. On the
+        training matrix this is the fitted model at a stationary point of the least squares;
+        `fit_transform` returns the fitted model itself."""
+        check_fitted(self, "U_")
+        if self.row_labels_ is not None:
+            raise ValueError("this estimator was fitted on Triplets: use predict(rows, cols) "
+                             "or reconstruct()")
+        A, M = self._dense_and_mask(X, mask)
+        if A.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {A.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input")
+        V = self.V_
+        r = V.shape[1]
+        Mf = M.astype(float)
+        Xc = np.where(M, A - self.mean_, 0.0)
+        G = np.einsum("ij,jk,jl->ikl", Mf, V, V)
+        G += (1e-10 * float(np.sum(V * V)) / max(r, 1) + 1e-300) * np.eye(r)
+        u = np.linalg.solve(G, (Xc @ V)[..., None])[..., 0]
+        return self._fill(A, M, u, V)
+
+    def _dense_and_mask(self, X, mask):
+        obs = observed_entries(X, mask) if mask is not None else None
+        from lowranklab.estimators.data import _dense
+
+        if hasattr(X, "toarray"):
+            raise TypeError("transform takes a dense array (sparse input: use fit with mask= "
+                            "and predict)")
+        A = _dense(X)
+        if obs is None:
+            M = ~np.isnan(A)
+            if np.isinf(A).any():
+                raise ValueError("X has infinite entries; only NaN may mark a missing entry")
+        else:
+            M = np.zeros(A.shape, dtype=bool)
+            M[obs.rows, obs.cols] = True
+        return A, M
+
+    def _fill(self, X, mask, U, V) -> np.ndarray:
+        if not isinstance(mask, np.ndarray) or mask.dtype != bool:
+            A, M = self._dense_and_mask(X, mask)
+        else:
+            A, M = np.asarray(X, dtype=float), mask
+        return np.where(M, A, self.mean_ + U @ V.T)
+
+
+def _split(m: int, fraction: float, random_state) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a random (train, validation) split of m entries, both sorted, each ≥ 1."""
+    rng = random_state if isinstance(random_state, np.random.Generator) else \
+        np.random.default_rng(random_state)
+    n_val = min(max(1, int(round(fraction * m))), m - 1)
+    perm = rng.permutation(m)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _svd_lowrank(X: LowRank) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P, s, Q with X = P diag(s) Qᵀ (thin QRs and an SVD of the small core); zero singular
+    values are dropped."""
+    QL, RL = np.linalg.qr(X.L)
+    QR_, RR = np.linalg.qr(X.R)
+    a, s, bt = np.linalg.svd(RL @ RR.T)
+    keep = s > 1e-12 * max(s[0] if s.size else 0.0, 1e-300)
+    keep[0] = True
+    return QL @ a[:, keep], s[keep], QR_ @ bt[keep].T
