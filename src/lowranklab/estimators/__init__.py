@@ -10,5 +10,6 @@ when it is installed (the `sklearn` extra).
 
 from lowranklab.estimators.completion import MatrixCompletion
 from lowranklab.estimators.data import Triplets
+from lowranklab.estimators.sensing import MatrixSensing
 
-__all__ = ["MatrixCompletion", "Triplets"]
+__all__ = ["MatrixCompletion", "MatrixSensing", "Triplets"]

@@ -109,6 +109,16 @@ def fit_fixed_rank(
             L, R = spectral_matrix(op, b - op.forward_lr(x0.L, x0.R), int(rank),
                                    symmetric=symmetric)
             start = man.from_lowrank(LowRank(np.hstack([x0.L, L]), np.hstack([x0.R, R])))
+        if start.sigma_r <= 1e-8 * max(start.sigma_1, 1e-300) and x0.L.shape[1] < rank:
+            # the residual has no signal left (an exact fit): small random new directions,
+            # σ = 1e-6·σ₁, drawn from a fixed seed so that the fit stays deterministic
+            g = np.random.default_rng(0)
+            k = int(rank) - x0.L.shape[1]
+            c = 1e-6 * max(start.sigma_1, 1e-300)
+            d1, d2 = op.shape_in
+            La = g.standard_normal((d1, k)) * np.sqrt(c / d1)
+            Ra = La if symmetric else g.standard_normal((d2, k)) * np.sqrt(c / d2)
+            start = man.from_lowrank(LowRank(np.hstack([x0.L, La]), np.hstack([x0.R, Ra])))
     watch = _Watch(tol, *(validation or (None, None)), patience=patience)
     res = riemannian_gradient_descent(LeastSquares(op, b), man, start, line_search="exact",
                                       max_iter=max_iter, callbacks=[watch])

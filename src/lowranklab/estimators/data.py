@@ -162,18 +162,23 @@ def _dense(X) -> np.ndarray:
             X = X.to_numpy(dtype=float, na_value=np.nan)
         except (TypeError, ValueError) as e:
             raise ValueError(f"X must hold numbers (NaN for missing): {e}") from None
-    if np.iscomplexobj(X):
-        raise ValueError("Complex data not supported: X must hold real numbers")
     try:
-        A = np.asarray(X, dtype=float)
+        A = np.asarray(X)
+        if np.iscomplexobj(A):
+            raise ValueError("Complex data not supported: X must hold real numbers")
+        A = A.astype(float, copy=False)
     except (TypeError, ValueError) as e:
         raise type(e)(f"X must be a 2-D array of numbers with NaN for missing entries: {e}"
                       ) from None
     if A.ndim != 2:
-        raise ValueError(f"X must be 2-D (rows × columns), got an array of shape {A.shape}; "
-                         f"reshape a single row with X.reshape(1, -1)")
-    if A.shape[0] < 1 or A.shape[1] < 1:
-        raise ValueError(f"X must have at least one row and one column, got shape {A.shape}")
+        raise ValueError(f"X must be 2-D (rows × columns), got an array of shape {A.shape}. "
+                         f"Reshape your data: a single row is X.reshape(1, -1)")
+    if A.shape[0] < 1:
+        raise ValueError(f"Found array with 0 sample(s) (shape={A.shape}) while a minimum of 1 "
+                         f"is required: X must have at least one row")
+    if A.shape[1] < 1:
+        raise ValueError(f"Found array with 0 feature(s) (shape={A.shape}) while a minimum of "
+                         f"1 is required: X must have at least one column")
     return A
 
 
