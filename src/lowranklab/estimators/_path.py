@@ -106,6 +106,9 @@ class LowRankFitMixin:
         schedule, path, X = [], {}, None
         best = (np.inf, None, None, 0)  # rmse, X, fit, index in schedule
         worse = 0
+        # a validation RMSE below 1e-6 of the data's RMS is an exact fit: a larger rank that
+        # lowers it further is not better (noiseless data pick the true rank)
+        floor = 1e-6 * float(np.sqrt(np.mean(b * b)))
         for r in ranks:
             fit = fit_fixed_rank(op, b, r, x0=X, max_iter=self.max_iter, tol=self.tol,
                                  validation=validation, patience=self.n_iter_no_change)
@@ -115,7 +118,7 @@ class LowRankFitMixin:
             if self.verbose:
                 print(f"  rank {r:4d}: validation RMSE {fit.val_rmse:.5g} after "
                       f"{fit.best_iter} iterations ({fit.reason})")
-            if fit.val_rmse < best[0] * (1.0 - 1e-4):
+            if fit.val_rmse < best[0] * (1.0 - 1e-4) - floor:
                 best, worse = (fit.val_rmse, X, fit, len(schedule)), 0
             else:
                 worse += 1

@@ -20,7 +20,7 @@ from lowranklab.operators.base import MeasurementOperator
 from lowranklab.problems.loss import LeastSquares
 from lowranklab.solvers.monitors import State
 from lowranklab.solvers.result import Result, StopCode
-from lowranklab.solvers.riemannian import initial_point, riemannian_gradient_descent
+from lowranklab.solvers.riemannian import riemannian_gradient_descent
 
 
 @dataclass
@@ -102,23 +102,26 @@ def fit_fixed_rank(
     `validation` = (A_val, b_val) with `patience` (the best validation iterate is kept)."""
     man = manifold_for(op.shape_in, int(rank), symmetric=symmetric)
     if x0 is None:
-        start = initial_point(man, "spectral", np.random.default_rng(0), op=op, b=b)
+        L, R = spectral_matrix(op, b, int(rank), symmetric=symmetric)
+        x0 = LowRank(L, R)
+        start = man.from_lowrank(x0)
     else:
         start = man.from_lowrank(x0)
         if start.sigma_r <= 1e-12 * max(start.sigma_1, 1e-300):  # pad the missing directions
             L, R = spectral_matrix(op, b - op.forward_lr(x0.L, x0.R), int(rank),
                                    symmetric=symmetric)
             start = man.from_lowrank(LowRank(np.hstack([x0.L, L]), np.hstack([x0.R, R])))
-        if start.sigma_r <= 1e-8 * max(start.sigma_1, 1e-300) and x0.L.shape[1] < rank:
-            # the residual has no signal left (an exact fit): small random new directions,
-            # σ = 1e-6·σ₁, drawn from a fixed seed so that the fit stays deterministic
-            g = np.random.default_rng(0)
-            k = int(rank) - x0.L.shape[1]
-            c = 1e-6 * max(start.sigma_1, 1e-300)
-            d1, d2 = op.shape_in
-            La = g.standard_normal((d1, k)) * np.sqrt(c / d1)
-            Ra = La if symmetric else g.standard_normal((d2, k)) * np.sqrt(c / d2)
-            start = man.from_lowrank(LowRank(np.hstack([x0.L, La]), np.hstack([x0.R, Ra])))
+    if start.sigma_r <= 1e-8 * max(start.sigma_1, 1e-300):
+        # the data hold less than `rank` directions (an exact fit at a lower rank): add small
+        # random ones, σ = 1e-6·σ₁, from a fixed seed so that the fit stays deterministic
+        g = np.random.default_rng(0)
+        c = 1e-6 * max(start.sigma_1, 1e-300)
+        d1, d2 = op.shape_in
+        La = g.standard_normal((d1, int(rank))) * np.sqrt(c / d1)
+        Ra = La if symmetric else g.standard_normal((d2, int(rank))) * np.sqrt(c / d2)
+        keep = start.S > 1e-8 * max(start.sigma_1, 1e-300)
+        Lk, Rk = start.U[:, keep] * start.S[keep], start.V[:, keep]
+        start = man.from_lowrank(LowRank(np.hstack([Lk, La]), np.hstack([Rk, Ra])))
     watch = _Watch(tol, *(validation or (None, None)), patience=patience)
     res = riemannian_gradient_descent(LeastSquares(op, b), man, start, line_search="exact",
                                       max_iter=max_iter, callbacks=[watch])

@@ -1,7 +1,8 @@
 """`MatrixCompletion`: a scikit-learn-style estimator for filling in the missing entries of a
 matrix by a low-rank model.
 
-The model is X̂ = μ + U Vᵀ with μ the mean of the observed entries and U Vᵀ of rank r, fitted
+The model is X̂ = μ + U Vᵀ with U Vᵀ of rank r and μ = 0 (or, with center=True, the mean of
+the observed entries), fitted
 by least squares on the observed set Ω:
 
     min_{rank(Z) = r} ½ Σ_{(i,j)∈Ω} (μ + Z_ij − M_ij)²,
@@ -62,7 +63,9 @@ class MatrixCompletion(LowRankFitMixin, TransformerMixin, BaseEstimator):
     tol : float
         Stop a fit when the loss decreases by less than tol times its value in one iteration.
     center : bool
-        Subtract the mean of the observed entries first (the model is μ + U Vᵀ).
+        Subtract the mean μ of the observed entries first (the model is μ + U Vᵀ; default
+        False, μ = 0: the mean added to a rank-r matrix has rank r + 1, so centering breaks
+        exact low rank, while the rank path finds a constant offset as one more rank anyway).
     refit : bool
         After validation, fit again on all observed entries with the chosen ranks and
         iteration counts.
@@ -96,7 +99,7 @@ class MatrixCompletion(LowRankFitMixin, TransformerMixin, BaseEstimator):
 
     def __init__(self, rank="auto", *, method="rgd", max_rank=None, early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=10, rank_patience=2, max_iter=500,
-                 tol=1e-10, center=True, refit=True, duplicates="error", random_state=None,
+                 tol=1e-10, center=False, refit=True, duplicates="error", random_state=None,
                  verbose=False):
         self.rank = rank
         self.method = method
@@ -207,16 +210,21 @@ class MatrixCompletion(LowRankFitMixin, TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _index(keys, labels, n: int, name: str) -> np.ndarray:
-        keys = np.atleast_1d(np.asarray(keys, dtype=object if labels is not None else None))
-        if keys.ndim != 1:
-            raise ValueError(f"{name} must be 1-D")
-        if labels is not None:
+        if labels is not None:  # labels of any hashable type, tuples included
             import pandas as pd
 
-            idx = pd.Index(labels).get_indexer(keys)
+            seq = list(keys) if isinstance(keys, list | np.ndarray | pd.Series | pd.Index) \
+                else [keys]
+            arr = np.empty(len(seq), dtype=object)
+            for k, v in enumerate(seq):
+                arr[k] = v
+            idx = pd.Index(labels, tupleize_cols=False).get_indexer(arr)
             if (idx < 0).any():
-                raise ValueError(f"{name}: unknown label {keys[idx < 0][0]!r}")
+                raise ValueError(f"{name}: unknown label {arr[idx < 0][0]!r}")
             return idx
+        keys = np.atleast_1d(np.asarray(keys))
+        if keys.ndim != 1:
+            raise ValueError(f"{name} must be 1-D")
         if not np.issubdtype(keys.dtype, np.integer):
             raise TypeError(f"{name} must be integer indices, got dtype {keys.dtype}")
         if keys.size and (keys.min() < 0 or keys.max() >= n):

@@ -87,7 +87,10 @@ def _codes(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         codes, uniques = pd.factorize(labels, sort=True)
     except TypeError:  # labels of mixed, unsortable types
         codes, uniques = pd.factorize(labels, sort=False)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+    out = np.empty(len(uniques), dtype=object)
+    for k, u in enumerate(uniques):
+        out[k] = u
+    return codes.astype(np.int64), out
 
 
 def combine_duplicates(rows, cols, values, shape, *, duplicates: str = "error",
