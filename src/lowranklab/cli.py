@@ -8,6 +8,7 @@
     lowranklab figure NAME [--out DIR]
     lowranklab reproduce [--quick] [--only PAPER] [--out DIR]
     lowranklab sweep NAME --grid key=v1,v2 --seeds 0:10 [--executor processes|dask]
+    lowranklab complete INPUT --rank R|auto [--holdout F] --out OUTPUT
 
 Bad input prints one line `error: ...` and exits with status 2.
 """
@@ -386,6 +387,38 @@ def sweep(
         typer.echo(f"wrote {export}")
     if counts["failed"]:
         raise typer.Exit(1)
+
+
+@app.command()
+def complete(
+    input: Annotated[Path, typer.Argument(help="triplets (CSV with header row,col,value, or "
+                                          "Parquet) or a dense CSV with blanks for missing")],
+    out: Annotated[Path, typer.Option(help="OUTPUT.csv / .parquet (completed matrix) or "
+                                      ".npz with --factors")],
+    rank: Annotated[str, typer.Option(help="an integer, or auto (validated rank path)")]
+        = "auto",
+    holdout: Annotated[float | None, typer.Option(help="hold out this fraction of the "
+                                                  "observed entries and print their RMSE")]
+        = None,
+    factors: Annotated[bool, typer.Option("--factors", help="write U, V, mean (.npz)")]
+        = False,
+    format: Annotated[str, typer.Option("--format", help="auto, triplets or dense")] = "auto",
+    duplicates: Annotated[str, typer.Option(help="repeated (row, col): error or mean")]
+        = "error",
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Fill in the missing entries of a matrix (lowranklab.MatrixCompletion)."""
+    from lowranklab.estimators.complete_cli import complete as run_complete
+
+    try:
+        summary = run_complete(input, out, rank=rank, holdout=holdout, factors=factors,
+                               fmt=format, duplicates=duplicates, seed=seed)
+    except (ValueError, TypeError, OSError) as e:
+        fail(str(e))
+    if summary["holdout_rmse"] is not None:
+        typer.echo(f"held-out RMSE: {summary['holdout_rmse']:.6g}")
+    typer.echo(f"rank {summary['rank']}, {summary['n_observed']} observed entries of a "
+               f"{summary['shape'][0]}×{summary['shape'][1]} matrix; wrote {out}")
 
 
 def main() -> None:
