@@ -5,12 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= lowranklab-results
 
-.PHONY: demo test test-slow lint bench clean
+.PHONY: demo test test-slow lint bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,convex,fast]'
+	$(PY) -m pip install --quiet -e '.[dev,convex,fast,sklearn,docs]'
 	touch $(STAMP)
 
 # Every paper's experiments at the quick size, their figures and OUT/report.html.
@@ -21,6 +21,10 @@ test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m pytest
 
+# The documentation site, strictly (a broken reference fails).
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict -q
+
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
@@ -28,4 +32,4 @@ bench: $(STAMP)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.run --suite quick --json bench-quick.json
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache site

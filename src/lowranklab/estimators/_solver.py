@@ -105,12 +105,12 @@ def fit_fixed_rank(
         L, R = spectral_matrix(op, b, int(rank), symmetric=symmetric)
         x0 = LowRank(L, R)
         start = man.from_lowrank(x0)
+    elif x0.L.shape[1] < rank:  # grow: add the top directions of the residual A*(b − A(x0))
+        L, R = spectral_matrix(op, b - op.forward_lr(x0.L, x0.R), int(rank),
+                               symmetric=symmetric)
+        start = man.from_lowrank(LowRank(np.hstack([x0.L, L]), np.hstack([x0.R, R])))
     else:
         start = man.from_lowrank(x0)
-        if start.sigma_r <= 1e-12 * max(start.sigma_1, 1e-300):  # pad the missing directions
-            L, R = spectral_matrix(op, b - op.forward_lr(x0.L, x0.R), int(rank),
-                                   symmetric=symmetric)
-            start = man.from_lowrank(LowRank(np.hstack([x0.L, L]), np.hstack([x0.R, R])))
     if start.sigma_r <= 1e-8 * max(start.sigma_1, 1e-300):
         # the data hold less than `rank` directions (an exact fit at a lower rank): add small
         # random ones, σ = 1e-6·σ₁, from a fixed seed so that the fit stays deterministic
