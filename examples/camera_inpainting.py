@@ -77,7 +77,7 @@ def _figure(img, X, images, results, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2 + len(images), figsize=(3.2 * (2 + len(images)), 3.6))
+    fig, axes = plt.subplots(1, 2 + len(images), figsize=(3.2 * (2 + len(images)), 3.9))
     panels = [("original", img), ("observed", np.where(np.isnan(X), 1.0, X))]
     panels += [(f"{n}\n{results[n]['psnr_db']:.2f} dB", F) for n, F in images.items()]
     for ax, (title, F) in zip(axes, panels, strict=True):

@@ -49,10 +49,13 @@ class LowRankFitMixin:
         if validate:
             train, val = _split(b.size, self.validation_fraction, self.random_state)
             op_t, op_v = restrict(train), restrict(val)
-            ranks = (self._rank_grid(op.shape_in, train.size) if auto
-                     else [self._fixed_rank(op.shape_in)])
+            if auto:
+                ranks = self._rank_grid(op.shape_in, train.size)
+            else:  # the same growth up to the given rank, which is kept
+                r = self._fixed_rank(op.shape_in)
+                ranks = [k for k in self._rank_grid(op.shape_in, None) if k < r] + [r]
             schedule, path, best_X, best_fit = self._path(op_t, b[train], ranks,
-                                                          (op_v, b[val]))
+                                                          (op_v, b[val]), fixed=not auto)
             if not self.refit:
                 return best_X, best_fit, sum(it for _, it in schedule), path
         else:
@@ -85,14 +88,15 @@ class LowRankFitMixin:
                              f"{shape[1]} matrix, got {r}")
         return r
 
-    def _rank_grid(self, shape, m_train: int) -> list[int]:
+    def _rank_grid(self, shape, m_train: int | None) -> list[int]:
+        """1, 2, …, growing about 15 % a step, up to max_rank and (given m_train) the largest
+        r with r(d1 + d2 − r) ≤ m_train: beyond it the model interpolates the data."""
         d1, d2 = shape
-        # the largest r with r(d1 + d2 − r) ≤ m: beyond it the model interpolates the data
         s = d1 + d2
-        disc = s * s - 4.0 * m_train
+        disc = s * s - 4.0 * m_train if m_train is not None else -1.0
         cap = int((s - math.sqrt(disc)) / 2) if disc > 0 else min(d1, d2)
         cap = max(1, min(cap, d1, d2))
-        if self.max_rank is not None:
+        if self.max_rank is not None and m_train is not None:
             cap = min(cap, int(self.max_rank))
         ranks, r = [], 1
         while r <= cap:
@@ -100,9 +104,10 @@ class LowRankFitMixin:
             r = max(r + 1, math.ceil(1.15 * r))
         return ranks
 
-    def _path(self, op, b, ranks, validation):
+    def _path(self, op, b, ranks, validation, fixed: bool = False):
         """Fit along `ranks` (each warm-started from the last) with early stopping on the
-        validation entries; stop after `rank_patience` ranks without improvement."""
+        validation entries; stop after `rank_patience` ranks without improvement and keep the
+        best rank, or (fixed) go to the last rank and keep it."""
         schedule, path, X = [], {}, None
         best = (np.inf, None, None, 0)  # rmse, X, fit, index in schedule
         worse = 0
@@ -118,7 +123,9 @@ class LowRankFitMixin:
             if self.verbose:
                 print(f"  rank {r:4d}: validation RMSE {fit.val_rmse:.5g} after "
                       f"{fit.best_iter} iterations ({fit.reason})")
-            if fit.val_rmse < best[0] * (1.0 - 1e-4) - floor:
+            if fixed:
+                best = (fit.val_rmse, X, fit, len(schedule))
+            elif fit.val_rmse < best[0] * (1.0 - 1e-4) - floor:
                 best, worse = (fit.val_rmse, X, fit, len(schedule)), 0
             else:
                 worse += 1

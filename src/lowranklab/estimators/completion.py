@@ -19,8 +19,12 @@ matrices. Each fit stops early when the validation RMSE has not improved for
 is the regularization (the fit stops before it starts fitting the noise). The path stops when
 `rank_patience` successive ranks have not improved the validation RMSE, or at the largest rank
 with r(d1 + d2 − r) ≤ m (more degrees of freedom than training entries). The rank with the
-best validation RMSE is `rank_`; with `refit=True` the same path (ranks and iteration counts)
-is replayed on all observed entries.
+best validation RMSE is `rank_`, and its fit (on the training part) is the model. With
+`refit=True` the same path (ranks and iteration counts) is replayed on all observed entries
+instead; that is not the default because the early-stopped iteration counts are tuned to the
+training part's size: measured, refit=False gives 27.31 dB against 26.97 dB on `camera` (50 %
+missing) and RMSE 3.39 against 3.51 on `load_digits` (50 % missing), refit=True 0.0314 against
+0.0335 on a noisy 500×300 rank-5 matrix (docs/examples.md, docs/completion.md).
 """
 
 from __future__ import annotations
@@ -50,8 +54,10 @@ class MatrixCompletion(LowRankFitMixin, TransformerMixin, BaseEstimator):
     max_rank : int or None
         Cap of the rank path (rank="auto"); default the largest r with r(d1 + d2 − r) ≤ m.
     early_stopping : bool
-        With an integer rank, hold out `validation_fraction` of the entries and stop each fit
-        when the validation RMSE stops improving (always on for rank="auto").
+        With an integer rank r, hold out `validation_fraction` of the entries and grow the
+        rank along the same path up to r, each step stopped when the validation RMSE stops
+        improving (always on for rank="auto"); False: one fit at rank r from the spectral
+        start, to `tol` or `max_iter`.
     validation_fraction : float in (0, 1)
         Fraction of the observed entries held out for validation.
     n_iter_no_change : int
@@ -68,7 +74,7 @@ class MatrixCompletion(LowRankFitMixin, TransformerMixin, BaseEstimator):
         exact low rank, while the rank path finds a constant offset as one more rank anyway).
     refit : bool
         After validation, fit again on all observed entries with the chosen ranks and
-        iteration counts.
+        iteration counts (default False: keep the validated fit; module docstring).
     duplicates : "error" or "mean"
         For `Triplets`: repeated (row, col) pairs are rejected or averaged (the `Triplets`
         themselves were built with their own policy; this one applies to arrays of indices in
@@ -99,7 +105,7 @@ class MatrixCompletion(LowRankFitMixin, TransformerMixin, BaseEstimator):
 
     def __init__(self, rank="auto", *, method="rgd", max_rank=None, early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=10, rank_patience=2, max_iter=500,
-                 tol=1e-10, center=False, refit=True, duplicates="error", random_state=None,
+                 tol=1e-10, center=False, refit=False, duplicates="error", random_state=None,
                  verbose=False):
         self.rank = rank
         self.method = method

@@ -34,7 +34,7 @@ class MatrixSensing(LowRankFitMixin, BaseEstimator):
 
     def __init__(self, rank="auto", *, shape=None, max_rank=None, early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=10, rank_patience=2, max_iter=500,
-                 tol=1e-10, refit=True, random_state=None, verbose=False):
+                 tol=1e-10, refit=False, random_state=None, verbose=False):
         self.rank = rank
         self.shape = shape
         self.max_rank = max_rank
