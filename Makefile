@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/lowranklab reproduce --quick --out $(OUT)
 
 test: $(STAMP)
-	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks examples docs/hooks
 	$(PY) -m pytest
 
 # The documentation site, strictly (a broken reference fails).

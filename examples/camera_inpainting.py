@@ -85,7 +85,7 @@ def _figure(img, X, images, results, path) -> None:
         ax.set_title(title, fontsize=8)
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=72)
     plt.close(fig)
 
 
