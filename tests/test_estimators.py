@@ -77,6 +77,9 @@ def test_sparse_input_needs_mask_and_zeros_are_data():
     a = MatrixCompletion(rank=2, random_state=0).fit(S, mask=sp.csr_array(keep))
     b = MatrixCompletion(rank=2, random_state=0).fit(X)
     np.testing.assert_allclose(a.reconstruct(), b.reconstruct(), atol=1e-10)
+    F = MatrixCompletion(rank=2, random_state=0).fit_transform(S, mask=keep)
+    np.testing.assert_allclose(F, b.fit_transform(X), atol=1e-10)
+    assert np.array_equal(F[keep], M[keep])
     with pytest.raises(TypeError, match="boolean"):
         MatrixCompletion().fit(S, mask=keep.astype(int))
     with pytest.raises(ValueError, match="shape"):

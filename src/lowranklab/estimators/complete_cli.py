@@ -156,8 +156,7 @@ def _write(out: Path, est: MatrixCompletion, obs, factors: bool) -> None:
                  row_labels=np.array([str(v) for v in rl]),
                  col_labels=np.array([str(v) for v in cl]))
         return
-    F = est.reconstruct()
-    F[obs.rows, obs.cols] = obs.values  # observed entries kept
+    F = est.completed(obs)
     if out.suffix.lower() == ".parquet":
         frame = pd.DataFrame(F, columns=[str(c) for c in cl])
         frame.insert(0, "row", [str(v) for v in rl])

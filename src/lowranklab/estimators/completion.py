@@ -32,10 +32,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 
 from lowranklab.estimators._base import BaseEstimator, TransformerMixin, check_fitted
 from lowranklab.estimators._path import LowRankFitMixin
-from lowranklab.estimators.data import Observed, Triplets, observed_entries
+from lowranklab.estimators.data import Observed, Triplets, dense_array, observed_entries
 from lowranklab.operators.sampling import EntrySampling
 
 METHODS = ("rgd",)
@@ -146,9 +147,18 @@ class MatrixCompletion(LowRankFitMixin, TransformerMixin, BaseEstimator):
         """Fit, then return X with its missing entries filled from the fitted model (the
         observed entries are kept). Triplets: the dense completed matrix."""
         self.fit(X, mask=mask)
-        if isinstance(X, Triplets):
-            return self.reconstruct()
+        if isinstance(X, Triplets) or sp.issparse(X):
+            return self.completed(observed_entries(X, mask))
         return self._fill(X, mask, self.U_, self.V_)
+
+    def completed(self, obs: Observed) -> np.ndarray:
+        """The dense completed matrix: the fitted μ + U_ V_ᵀ with the observed entries
+        `obs` (an `Observed`, e.g. `Triplets(...).observed`) kept."""
+        F = self.reconstruct()
+        if obs.shape != F.shape:
+            raise ValueError(f"observed entries of a {obs.shape} matrix, the fit is {F.shape}")
+        F[obs.rows, obs.cols] = obs.values
+        return F
 
     def fit_entries(self, rows, cols, values, shape):
         """Fit from integer index arrays (duplicates handled by `duplicates`)."""
@@ -268,13 +278,11 @@ class MatrixCompletion(LowRankFitMixin, TransformerMixin, BaseEstimator):
         return self._fill(A, M, u, V)
 
     def _dense_and_mask(self, X, mask):
-        obs = observed_entries(X, mask) if mask is not None else None
-        from lowranklab.estimators.data import _dense
-
-        if hasattr(X, "toarray"):
+        if sp.issparse(X):
             raise TypeError("transform takes a dense array (sparse input: use fit with mask= "
                             "and predict)")
-        A = _dense(X)
+        obs = observed_entries(X, mask) if mask is not None else None
+        A = dense_array(X)
         if obs is None:
             M = ~np.isnan(A)
             if np.isinf(A).any():

@@ -141,7 +141,7 @@ def observed_entries(X, mask=None) -> Observed:
         rows, cols = M
         vals = np.asarray(sp.csr_array(X)[rows, cols], dtype=float).ravel()
     else:
-        A = _dense(X)
+        A = dense_array(X)
         shape = A.shape
         if mask is None:
             finite = ~np.isnan(A)
@@ -159,7 +159,8 @@ def observed_entries(X, mask=None) -> Observed:
                     (int(shape[0]), int(shape[1])))
 
 
-def _dense(X) -> np.ndarray:
+def dense_array(X) -> np.ndarray:
+    """X as a 2-D float array (NaN kept), with the errors scikit-learn's checks expect."""
     if hasattr(X, "dtypes") and hasattr(X, "to_numpy"):  # a DataFrame: numbers only
         try:
             X = X.to_numpy(dtype=float, na_value=np.nan)
