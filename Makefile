@@ -23,7 +23,7 @@ test: $(STAMP)
 
 # The documentation site, strictly (a broken reference fails).
 docs: $(STAMP)
-	$(PY) -m mkdocs build --strict -q
+	$(PY) -m mkdocs build --strict
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
