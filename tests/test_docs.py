@@ -30,3 +30,8 @@ def test_mkdocs_builds_strictly(tmp_path):
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "site" / "api" / "index.html").read_text().count("MatrixCompletion") > 3
+    from lowranklab.experiments import load_all
+
+    page = (tmp_path / "site" / "experiments" / "index.html").read_text()
+    assert page.count("<table") == len(load_all())  # one generated table per experiment
+    assert all(name in page for name in load_all())
