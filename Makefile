@@ -5,12 +5,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 OUT    ?= lowranklab-results
 
-.PHONY: demo test test-slow lint bench bench-peers clean
+.PHONY: demo test test-slow lint bench bench-peers docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,convex,fast,torch]'
+	$(PY) -m pip install --quiet -e '.[dev,convex,fast,torch,sklearn,docs]'
 	touch $(STAMP)
 
 # Every paper's experiments at the quick size, their figures and OUT/report.html.
@@ -18,8 +18,12 @@ demo: $(STAMP)
 	$(VENV)/bin/lowranklab reproduce --quick --out $(OUT)
 
 test: $(STAMP)
-	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks examples docs/hooks
 	$(PY) -m pytest
+
+# The documentation site, strictly (a broken reference fails).
+docs: $(STAMP)
+	$(PY) -m mkdocs build --strict
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
@@ -33,4 +37,4 @@ bench-peers: $(STAMP)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) -m benchmarks.run --suite peers --json bench-peers.json
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache site

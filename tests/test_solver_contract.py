@@ -155,7 +155,8 @@ def _deep(seed=0, step=None, **kw):
 
 SOLVERS = {
     "gd": _gd("constant"), "gd-armijo": _gd("armijo"), "gd-exact": _gd("exact"),
-    "scaled-gd": _gd("scaled"), "cg": _gd("cg"), "rcg": _rcg, "noisy-gd": _noisy, "perturbed-gd": _perturbed, "rgd": _rgd,
+    "scaled-gd": _gd("scaled"), "cg": _gd("cg"), "rcg": _rcg, "noisy-gd": _noisy,
+    "perturbed-gd": _perturbed, "rgd": _rgd,
     "sensing_gd": _ez, "restart_gd": _restart,
     "algorithm1": _min_norm(algorithm1), "merit_euler": _min_norm(merit_euler),
     "feasibility_gd": _min_norm(feasibility_gd), "merit_bfgs": _bfgs,

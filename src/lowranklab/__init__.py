@@ -12,14 +12,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["LowRank", "Objective", "__version__"]
+__all__ = ["LowRank", "MatrixCompletion", "MatrixSensing", "Objective", "Triplets",
+           "__version__"]
+
+_ESTIMATORS = ("MatrixCompletion", "MatrixSensing", "Triplets")
 
 if TYPE_CHECKING:
+    from lowranklab.estimators import MatrixCompletion, MatrixSensing, Triplets
     from lowranklab.lowrank import LowRank
     from lowranklab.objective import Objective
 
 
 def __getattr__(name: str):
+    # everything loads on first use: `import lowranklab` stays light (no NumPy, no sklearn)
     if name == "LowRank":
         from lowranklab.lowrank import LowRank
 
@@ -28,4 +33,8 @@ def __getattr__(name: str):
         from lowranklab.objective import Objective
 
         return Objective
+    if name in _ESTIMATORS:
+        from lowranklab import estimators
+
+        return getattr(estimators, name)
     raise AttributeError(f"module 'lowranklab' has no attribute {name!r}")

@@ -413,6 +413,40 @@ def sweep(
         raise typer.Exit(1)
 
 
+@app.command()
+def complete(
+    input: Annotated[Path, typer.Argument(help="triplets (CSV with header row,col,value, or "
+                                          "Parquet) or a dense CSV with blanks for missing")],
+    out: Annotated[Path, typer.Option(help="OUTPUT.csv / .parquet (completed matrix) or "
+                                      ".npz with --factors")],
+    rank: Annotated[str, typer.Option(help="an integer, or auto (validated rank path)")]
+        = "auto",
+    holdout: Annotated[float | None, typer.Option(help="hold out this fraction of the "
+                                                  "observed entries and print their RMSE")]
+        = None,
+    factors: Annotated[bool, typer.Option("--factors", help="write U, V, mean (.npz)")]
+        = False,
+    format: Annotated[str, typer.Option("--format", help="auto, triplets or dense")] = "auto",
+    duplicates: Annotated[str, typer.Option(help="repeated (row, col): error or mean")]
+        = "error",
+    seed: Annotated[int, typer.Option()] = 0,
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing --out")]
+        = False,
+) -> None:
+    """Fill in the missing entries of a matrix (lowranklab.MatrixCompletion)."""
+    from lowranklab.cli.complete import complete as run_complete
+
+    try:
+        summary = run_complete(input, out, rank=rank, holdout=holdout, factors=factors,
+                               fmt=format, duplicates=duplicates, seed=seed, force=force)
+    except (ValueError, TypeError, OSError) as e:
+        fail(str(e))
+    if summary["holdout_rmse"] is not None:
+        typer.echo(f"held-out RMSE: {summary['holdout_rmse']:.6g}")
+    typer.echo(f"rank {summary['rank']}, {summary['n_observed']} observed entries of a "
+               f"{summary['shape'][0]}×{summary['shape'][1]} matrix; wrote {out}")
+
+
 def main(args: list[str] | None = None) -> None:
     """The `lowranklab` entry point. Usage errors (unknown option, a value that does not
     parse) print one `error:` line and exit 2 like every other bad input; Ctrl-C exits 130."""
