@@ -4,9 +4,9 @@
     lowranklab solve PROBLEM.npz --model sym|asym --rank P ... --out RESULT.npz
     lowranklab inspect RESULT.npz --problem PROBLEM.npz [--json]
     lowranklab experiments
-    lowranklab run NAME [--quick] [--seed S] [--set key=value ...] [--out DIR]
+    lowranklab run NAME [--quick] [--seed S] [--set key=value ...] [--out DIR] [--force]
     lowranklab figure NAME [--out DIR]
-    lowranklab reproduce [--quick] [--only PAPER] [--out DIR]
+    lowranklab reproduce [--quick] [--only PAPER] [--out DIR] [--workers N] [--force]
     lowranklab sweep NAME --grid key=v1,v2 --seeds 0:10 [--executor processes|dask]
 
 Bad input prints one line `error: ...` and exits with status 2.
@@ -264,15 +264,17 @@ def run_cmd(
     seed: Annotated[int | None, typer.Option()] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="config key=value")] = None,
     out: Annotated[Path, typer.Option()] = Path("lowranklab-results"),
+    force: Annotated[bool, typer.Option("--force", help="recompute a stored run")] = False,
 ) -> None:
-    """Run one experiment, store its results, draw its figures, write summary.json."""
+    """Run one experiment, store its results under its configuration, draw its figures,
+    write summary.json (a stored run of the same config is reused unless --force)."""
     from pydantic import ValidationError
 
     from lowranklab.experiments.runner import run_experiment
 
     try:
         summary = run_experiment(name, quick=quick, seed=seed, overrides=_parse_sets(set_ or []),
-                                 out=out)
+                                 out=out, force=force)
     except ValidationError as e:
         fail("invalid config: " + "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}"
                                             for x in e.errors()))
@@ -282,18 +284,17 @@ def run_cmd(
 
 
 def _print_claims(summary: dict) -> None:
+    from lowranklab.report.html import fmt_value
+
     for c in summary["claims"]:
         mark = "holds" if c["holds"] else "FAILS"
-        typer.echo(f"  [{mark}] {c['id']}: {c['statement']} — paper {c['paper_value']}, "
-                   f"measured {_fmt(c['measured'])}")
+        kind = "" if c.get("kind", "reproduces") == "reproduces" else f" ({c['kind']})"
+        typer.echo(f"  [{mark}] {c['id']}{kind}: {c['statement']} — paper "
+                   f"{fmt_value(c['paper_value'])}, measured {fmt_value(c['measured'])}")
     for f in summary.get("figures", []):
         typer.echo(f"  figure: {f}")
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
 
 
 @app.command()
@@ -317,27 +318,32 @@ def reproduce(
     only: Annotated[list[str] | None, typer.Option(help="paper or experiment name(s)")] = None,
     out: Annotated[Path, typer.Option()] = Path("lowranklab-results"),
     seed: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(help="experiments run in parallel processes")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="recompute stored runs")] = False,
 ) -> None:
-    """Run every registered experiment, draw every figure and write OUT/report.html."""
-    from lowranklab.experiments import load_all
-    from lowranklab.experiments.runner import run_experiment
-    from lowranklab.report.html import write_report
+    """Run every registered experiment (reusing stored runs unless --force), draw every figure
+    and write OUT/report.html."""
+    from lowranklab.report.reproduce import reproduce as run_all
+    from lowranklab.report.reproduce import select
 
-    names = sorted(load_all())
-    if only:
-        names = [n for n in names if n in only or n.split(".")[0] in only]
-        if not names:
-            fail(f"--only {only} matches no experiment")
-    failures = []
-    for i, name in enumerate(names, 1):
-        typer.echo(f"[{i}/{len(names)}] {name}", err=True)
-        try:
-            summary = run_experiment(name, quick=quick, seed=seed, out=out)
+    try:
+        names = select(only)
+        if workers < 1:
+            raise ValueError(f"--workers must be ≥ 1, got {workers}")
+    except ValueError as e:
+        fail(str(e))
+    count = {"i": 0}
+
+    def on_done(name, summary, err):
+        count["i"] += 1
+        typer.echo(f"[{count['i']}/{len(names)}] {name}", err=True)
+        if err is not None:
+            typer.echo(f"  error in {name}: {type(err).__name__}: {err}", err=True)
+        else:
             _print_claims(summary)
-        except Exception as e:  # one broken experiment must not hide the others' results
-            failures.append(name)
-            typer.echo(f"  error in {name}: {type(e).__name__}: {e}", err=True)
-    report = write_report(out)
+
+    report, failures = run_all(names, quick=quick, out=out, seed=seed, workers=workers,
+                               force=force, on_done=on_done)
     typer.echo(f"report: {report}")
     if failures:
         fail(f"{len(failures)} experiment(s) raised: {', '.join(failures)}")
