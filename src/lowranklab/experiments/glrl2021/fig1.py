@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
+from lowranklab.experiments.base import (
+    SPEC_PILOT,
+    Claim,
+    Context,
+    Experiment,
+    ExperimentConfig,
+    register,
+)
 from lowranklab.experiments.glrl2021._common import PAPER, TITLE, depth2_init
 from lowranklab.problems.glrl_instances import canonical_instance
 from lowranklab.solvers.greedy import descend, glrl
@@ -57,7 +64,7 @@ def claims(tables, cfg: Fig1Config) -> list[Claim]:
         ascending=False)
     vals = peaks.values
     out = [Claim("peak_decreases", "the peak distance to the GLRL trajectory decreases as the "
-                 "init scale → 0", "[pilot] 6.6, 1.57, 0.04 at 1e-4, 1e-16, 1e-64",
+                 "init scale → 0", f"6.6, 1.57, 0.04 at 1e-4, 1e-16, 1e-64 ({SPEC_PILOT})",
                  {f"{a:.0e}": float(v) for a, v in peaks.items()},
                  bool(np.all(np.diff(vals) < 0)))]
     lo = peaks.index.min()
@@ -65,7 +72,7 @@ def claims(tables, cfg: Fig1Config) -> list[Claim]:
     med = float(g.dist.median())
     out.append(Claim("plateaus_small", f"at the smallest scale ({lo:.0e}) GD is close to the "
                      "GLRL path most of the time (median dist ≤ 1e-2 × peak)",
-                     "plateau values 1e-5–1e-6 [pilot]", {"median": med,
+                     f"plateau values 1e-5–1e-6 ({SPEC_PILOT})", {"median": med,
                                                           "peak": float(peaks[lo])},
                      med <= 1e-2 * float(peaks[lo])))
     return out

@@ -191,7 +191,7 @@ def claims(tables, cfg: E2Config) -> list[Claim]:
     out.append(Claim(
         id="thm5-loose",
         statement="Thm 5's R1 constant is loose by ≥ 5× and R3' by ≥ 1.5× (worst ratios found)",
-        paper_value="R1 ≥ 6× (12.2 with σ_r/32), R3' ≈ 2× (spec E2)",
+        paper_value="R1 ≥ 6× (12.2 with σ_r/32), R3' ≈ 2× (spec pilot, E2)",
         measured={"R1": float(w5["R1"]), "R3p": float(w5["R3p"])},
         holds=bool(w5["R1"] >= 5 and w5["R3p"] >= 1.5)))
     return out

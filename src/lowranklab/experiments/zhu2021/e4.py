@@ -115,7 +115,7 @@ def claims(tables, cfg: E4Config) -> list[Claim]:
         id="monotone",
         statement="the success rate grows with p (a phase transition a few times the degrees "
                   "of freedom)",
-        paper_value="phase transition (spec E4)",
+        paper_value=f"phase transition ({SPEC_PILOT}, E4)",
         measured={f"mu={mu:g}": g.sort_values("p").success_rate.round(2).tolist()
                   for mu, g in s.groupby("mu")},
         holds=mono))
