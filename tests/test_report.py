@@ -155,3 +155,26 @@ def test_report_in_headless_chromium(tmp_path):
     subprocess.run([exe, *flags, "--window-size=1280,4000", f"--screenshot={shot}",
                     report.as_uri()], capture_output=True, timeout=120, check=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_cli_reproduce_and_run_force(tmp_path):
+    from typer.testing import CliRunner
+
+    from lowranklab.cli import app
+
+    runner = CliRunner()
+    args = ["reproduce", "--quick", "--only", "ez2021.fig4", "--out", str(tmp_path)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "report.html").exists() and "(consistency)" in r.output
+    r = runner.invoke(app, ["run", "ez2021.fig4", "--quick", "--out", str(tmp_path)])
+    assert r.exit_code == 0 and "reusing the stored run" in r.output
+    summary = tmp_path / "ez2021.fig4" / "quick" / "summary.json"
+    assert json.loads(summary.read_text())["reused"]
+    r = runner.invoke(app, ["run", "ez2021.fig4", "--quick", "--force", "--out", str(tmp_path)])
+    assert r.exit_code == 0 and "reusing" not in r.output
+    assert not json.loads(summary.read_text())["reused"]
+    r = runner.invoke(app, [*args, "--workers", "0"])
+    assert r.exit_code == 2 and "workers" in r.output
+    r = runner.invoke(app, ["reproduce", "--quick", "--only", "nope", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "matches no experiment" in r.output
