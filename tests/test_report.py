@@ -91,6 +91,10 @@ def test_reproduce_with_workers_resumes(tmp_path):
     reproduce(names, quick=True, out=tmp_path, workers=1,
               on_done=lambda n, s, e: seen.append((n, s["reused"])))
     assert all(r for _, r in seen)
+    # a --seed reproduce stores its own runs and reports those, not the defaults
+    report, _ = reproduce(["ez2021.fig4"], quick=True, out=tmp_path, seed=3)
+    text = report.read_text(encoding="utf-8")
+    assert "seed 3" in text and "ez2021.fig4/quick-" in text and "glrl2021.fig7" not in text
     with pytest.raises(ValueError, match="workers"):
         reproduce(names, quick=True, out=tmp_path, workers=0)
 

@@ -103,13 +103,18 @@ def _caption(exp: dict, paper: dict) -> str:
             f"Ours: computed at {size}, seed {exp['seed']}; {held}.")
 
 
-def build_context(out: str | Path, size: str | None = None,
-                  names: list[str] | None = None) -> dict[str, Any]:
-    """Everything the template needs, from the stored runs under OUT."""
+def build_context(out: str | Path, size: str | None = None, names: list[str] | None = None,
+                  keys: dict[str, str] | None = None) -> dict[str, Any]:
+    """Everything the template needs, from the stored runs under OUT: the run `keys[name]` of
+    each experiment when given (what one `reproduce` made), else the default run of `size`."""
     from lowranklab.experiments.runner import provenance, stored_runs
 
     out = Path(out)
-    chosen = _pick(stored_runs(out), size)
+    runs = stored_runs(out)
+    if keys is not None:
+        chosen = {r["experiment"]: r for r in runs if keys.get(r["experiment"]) == r["key"]}
+    else:
+        chosen = _pick(runs, size)
     if names is not None:
         chosen = {n: r for n, r in chosen.items() if n in names}
     by_paper: dict[str, list[dict]] = defaultdict(list)
@@ -142,18 +147,22 @@ def build_context(out: str | Path, size: str | None = None,
                                                      "n_consistency_hold", "n_observation")}
     commits = sorted({e.get("provenance", {}).get("git_commit", "unknown")
                       for p in papers for e in p["experiments"]})
-    return {"papers": papers, "total": total, "size": size, "now": provenance(),
+    n_quick = sum(e["quick"] for p in papers for e in p["experiments"])
+    n_full = sum(not e["quick"] for p in papers for e in p["experiments"])
+    scope = " and ".join(f"{n} {what}-size run{'s' if n != 1 else ''}"
+                         for n, what in ((n_full, "paper"), (n_quick, "quick")) if n)
+    return {"papers": papers, "total": total, "scope": scope or "no runs", "now": provenance(),
             "commits": commits, "errata": [(PAPERS.get(k, {"short": k})["short"], rows)
                                            for k, rows in ERRATA.items()
                                            if not by_paper or k in by_paper]}
 
 
-def write_report(out: str | Path, size: str | None = None,
-                 names: list[str] | None = None) -> Path:
-    """Render OUT/report.html from the stored runs (of `size`, or the best available per
-    experiment) and return its path."""
+def write_report(out: str | Path, size: str | None = None, names: list[str] | None = None,
+                 keys: dict[str, str] | None = None) -> Path:
+    """Render OUT/report.html from the stored runs (see `build_context`) and return its
+    path."""
     out = Path(out)
-    html = _env().get_template("report.html.j2").render(**build_context(out, size, names))
+    html = _env().get_template("report.html.j2").render(**build_context(out, size, names, keys))
     path = out / "report.html"
     path.write_text(html, encoding="utf-8")
     return path

@@ -47,15 +47,19 @@ def reproduce(names: list[str], *, quick: bool, out: str | Path, seed: int | Non
               on_done: Callable[[str, dict[str, Any] | None, BaseException | None], None]
               | None = None) -> tuple[Path, list[str]]:
     """Run `names` (reusing finished runs unless `force`) on `workers` processes, write
-    OUT/report.html for this size, and return (report path, names that raised)."""
+    OUT/report.html from the runs made (or reused), and return (report path, names that
+    raised)."""
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     out = str(out)
     failures: list[str] = []
+    keys: dict[str, str] = {}
 
     def done(name, summary, err):
         if err is not None:
             failures.append(name)
+        else:
+            keys[name] = summary["key"]
         if on_done is not None:
             on_done(name, summary, err)
 
@@ -75,4 +79,4 @@ def reproduce(names: list[str], *, quick: bool, out: str | Path, seed: int | Non
                 except Exception as e:
                     done(futs[f], None, e)
     print(f"writing the report for {len(names)} experiment(s)", file=sys.stderr)
-    return write_report(out, size="quick" if quick else "full", names=names), failures
+    return write_report(out, keys=keys), failures
