@@ -383,3 +383,27 @@ def test_measures(rng):
     model = DeepFactor(5, 5, 3, widths=[U.shape[1] for U in Us[:-1]])
     fg = model.pull(model.pack(*Us), G)
     assert np.isclose(deep_grad_norm(Wd, G, 3), np.linalg.norm(fg))
+
+
+def test_polyline_distance_bracket_is_exact(rng):
+    """glrl2021.fig1's incremental polyline distance equals polyline_distance at every point of
+    a trajectory (slow drift and jumps), while skipping most segments on the slow stretches."""
+    import pytest
+
+    from lowranklab.experiments.glrl2021._common import PolylineDistance
+    from lowranklab.solvers.trajectory import polyline_distance
+
+    steps = rng.standard_normal((400, 16)) * 0.02
+    P = np.cumsum(steps, axis=0)  # a random-walk path, 399 segments
+    dist = PolylineDistance(P)
+    x = P[0] + 0.1 * rng.standard_normal(16)
+    for k in range(600):
+        x = x + (0.003 * rng.standard_normal(16) if k % 150 else rng.standard_normal(16))
+        X = x.reshape(4, 4)
+        assert abs(dist(X) - polyline_distance(X, P)) <= 1e-12 * max(1.0, polyline_distance(X, P))
+    assert dist.segment_evaluations < 0.5 * 600 * (len(P) - 1)
+    assert PolylineDistance(P[:1])(P[0].reshape(4, 4) + 1.0) == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="refresh"):
+        PolylineDistance(P, refresh=0.0)
+    with pytest.raises(ValueError, match="entries"):
+        dist(np.zeros(3))

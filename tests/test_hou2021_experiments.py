@@ -7,6 +7,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
 
 from lowranklab.experiments import load_all  # noqa: E402
@@ -31,7 +33,7 @@ def test_registered():
 def test_tiny_end_to_end(name, overrides, tmp_path):
     summary = run_experiment(name, quick=True, overrides=overrides, out=tmp_path, verbose=False)
     assert summary["claims"] and all(isinstance(c["holds"], bool) for c in summary["claims"])
-    assert summary["figures"] and all((tmp_path / "figures").glob("*.png"))
+    assert summary["figures"] and all(Path(f).is_file() for f in summary["figures"])
     # convergence claims do not depend on the size
     assert all(c["holds"] for c in summary["claims"] if "converge" in c["id"])
 

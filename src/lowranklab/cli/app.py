@@ -235,8 +235,10 @@ def run_cmd(
                                            "in it are replaced)")] = Path("lowranklab-results"),
     help_config: Annotated[bool, typer.Option("--help-config", help="list NAME's config "
                                               "keys, defaults and ranges, and exit")] = False,
+    force: Annotated[bool, typer.Option("--force", help="recompute a stored run")] = False,
 ) -> None:
-    """Run one experiment, store its results, draw its figures, write summary.json."""
+    """Run one experiment, store its results under its configuration, draw its figures,
+    write summary.json (a stored run of the same config is reused unless --force)."""
     from pydantic import ValidationError
 
     from lowranklab.cli.experiments import (
@@ -256,7 +258,8 @@ def run_cmd(
         check_out_dir(out)
         from lowranklab.experiments.runner import run_experiment
 
-        summary = run_experiment(name, quick=quick, seed=seed, overrides=overrides, out=out)
+        summary = run_experiment(name, quick=quick, seed=seed, overrides=overrides, out=out,
+                                 force=force)
     except ValidationError as e:
         fail(format_validation_error(e))
     except (ValueError, OSError) as e:
@@ -265,18 +268,15 @@ def run_cmd(
 
 
 def _print_claims(summary: dict) -> None:
+    from lowranklab.report.html import fmt_value
+
     for c in summary["claims"]:
         mark = "holds" if c["holds"] else "FAILS"
-        typer.echo(f"  [{mark}] {c['id']}: {c['statement']} — paper {c['paper_value']}, "
-                   f"measured {_fmt(c['measured'])}")
+        kind = "" if c.get("kind", "reproduces") == "reproduces" else f" ({c['kind']})"
+        typer.echo(f"  [{mark}] {c['id']}{kind}: {c['statement']} — paper "
+                   f"{fmt_value(c['paper_value'])}, measured {fmt_value(c['measured'])}")
     for f in summary.get("figures", []):
         typer.echo(f"  figure: {f}")
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
 
 
 @app.command()
@@ -306,8 +306,11 @@ def reproduce(
     only: Annotated[list[str] | None, typer.Option(help="paper or experiment name(s)")] = None,
     out: Annotated[Path, typer.Option()] = Path("lowranklab-results"),
     seed: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(help="experiments run in parallel processes")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="recompute stored runs")] = False,
 ) -> None:
-    """Run every registered experiment, draw every figure and write OUT/report.html."""
+    """Run every registered experiment (reusing stored runs unless --force), draw every figure
+    and write OUT/report.html."""
     from lowranklab.cli.experiments import check_out_dir
     from lowranklab.experiments import load_all
 
@@ -320,22 +323,25 @@ def reproduce(
     try:
         if seed is not None and seed < 0:
             raise ValueError(f"--seed must be >= 0, got {seed}")
+        if workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {workers}")
         check_out_dir(out)
     except ValueError as e:
         fail(str(e))
-    from lowranklab.experiments.runner import run_experiment
-    from lowranklab.report.html import write_report
+    from lowranklab.report.reproduce import reproduce as run_all
 
-    failures = []
-    for i, name in enumerate(names, 1):
-        typer.echo(f"[{i}/{len(names)}] {name}", err=True)
-        try:
-            summary = run_experiment(name, quick=quick, seed=seed, out=out)
+    count = {"i": 0}
+
+    def on_done(name, summary, err):
+        count["i"] += 1
+        typer.echo(f"[{count['i']}/{len(names)}] {name}", err=True)
+        if err is not None:
+            typer.echo(f"  error in {name}: {type(err).__name__}: {err}", err=True)
+        else:
             _print_claims(summary)
-        except Exception as e:  # one broken experiment must not hide the others' results
-            failures.append(name)
-            typer.echo(f"  error in {name}: {type(e).__name__}: {e}", err=True)
-    report = write_report(out)
+
+    report, failures = run_all(names, quick=quick, out=out, seed=seed, workers=workers,
+                               force=force, on_done=on_done)
     typer.echo(f"report: {report}")
     if failures:
         fail(f"{len(failures)} experiment(s) raised: {', '.join(failures)}")

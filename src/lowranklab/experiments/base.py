@@ -124,20 +124,60 @@ class ExperimentConfig(BaseModel):
         return self
 
 
+#: What a claim row is (issue 18): only `reproduces` rows count as reproduced claims.
+#:  reproduces   a statement of the paper, evaluated from the run; altered tables make it false
+#:  consistency  a check of a construction or identity (closed forms, algebra, the instance
+#:               built as specified): kept as a test, shown apart, not counted as reproduced
+#:  observation  a finding beyond the paper (or where the paper's statement does not hold as
+#:               written), shown with its evidence, not counted as reproduced
+CLAIM_KINDS = ("reproduces", "consistency", "observation")
+
+#: `paper_value` of a claim whose number comes from the spec's pilot runs, not the paper.
+SPEC_PILOT = "spec pilot"
+
+
 @dataclass
 class Claim:
-    """One statement of the paper about a figure, evaluated from the run."""
+    """One statement of the paper about a figure, evaluated from the run.
+
+    `kind` is one of `CLAIM_KINDS`; `standard` names the test the row is held to where it is
+    not the paper-size one (see `tolerance_standard`); the runner fills the default.
+    """
 
     id: str
     statement: str
     paper_value: Any
     measured: Any
     holds: bool
+    kind: str = "reproduces"
+    standard: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in CLAIM_KINDS:
+            raise ValueError(f"claim {self.id!r}: kind must be one of {CLAIM_KINDS}, "
+                             f"got {self.kind!r}")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "statement": self.statement,
+        return {"id": self.id, "statement": self.statement, "kind": self.kind,
                 "paper_value": _jsonable(self.paper_value), "measured": _jsonable(self.measured),
-                "holds": bool(self.holds)}
+                "holds": bool(self.holds), "standard": self.standard}
+
+
+def tolerance_standard(cfg: ExperimentConfig, *fields: str) -> str:
+    """The standard a claim tested with the config tolerances `fields` is held to: 'paper
+    tolerance' when every field has its paper-size default, else 'loosened: f = v (paper: d)'.
+    """
+    defaults = type(cfg).model_fields
+    loose = []
+    for f in fields:
+        if f not in defaults:
+            raise ValueError(f"tolerance_standard: {type(cfg).__name__} has no field {f!r}")
+        v, d = getattr(cfg, f), defaults[f].default
+        if v != d:
+            loose.append(f"{f} = {v:g} (paper size: {d:g})")
+    if not loose:
+        return "paper tolerance: " + ", ".join(f"{f} = {getattr(cfg, f):g}" for f in fields)
+    return "loosened: " + "; ".join(loose)
 
 
 @dataclass

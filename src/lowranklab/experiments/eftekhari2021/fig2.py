@@ -15,7 +15,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
+from lowranklab.experiments.base import (
+    Claim,
+    Context,
+    Experiment,
+    ExperimentConfig,
+    register,
+    tolerance_standard,
+)
 from lowranklab.experiments.eftekhari2021._common import PAPER
 from lowranklab.problems.min_norm import MinNormFactorization
 from lowranklab.problems.min_norm_instances import symmetric_stack
@@ -107,7 +114,8 @@ def claims(tables, cfg: Fig2Config) -> list[Claim]:
               float(gd.recovery_error), bool(gd.recovery_error >= 0.1)),
         Claim("explicit_recovers", "② the merit flow (explicit ‖U‖²_F) recovers X♯",
               f"recovers (error ≤ {cfg.recovery_tol:g} at this size)",
-              float(me.recovery_error), bool(me.recovery_error <= cfg.recovery_tol)),
+              float(me.recovery_error), bool(me.recovery_error <= cfg.recovery_tol),
+              standard=tolerance_standard(cfg, "recovery_tol")),
         Claim("explicit_beats_implicit", "② ends far closer to X♯ than ①", "②  ≪  ①",
               float(me.recovery_error / gd.recovery_error),
               bool(me.recovery_error <= 0.2 * gd.recovery_error)),

@@ -14,7 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
+from lowranklab.experiments.base import (
+    Claim,
+    Context,
+    Experiment,
+    ExperimentConfig,
+    register,
+    tolerance_standard,
+)
 from lowranklab.experiments.eftekhari2021._common import PAPER, reference_optimum
 from lowranklab.problems.min_norm import MinNormFactorization, pataki_p
 from lowranklab.problems.min_norm_instances import random_instance
@@ -126,7 +133,7 @@ def claims(tables, cfg: Fig3Config) -> list[Claim]:
                      "(iii) random: ‖U_k‖²_F converges to the SDP optimum (dashed line)",
                      f"= opt(SDP) (relative error ≤ {cfg.opt_rtol:g} at this size)",
                      {"objective": float(r.objective), "opt": opt, "rel_error": rel},
-                     bool(rel <= cfg.opt_rtol)))
+                     bool(rel <= cfg.opt_rtol), standard=tolerance_standard(cfg, "opt_rtol")))
     g = t[(t.init == "random") & (t.gap <= 1e-6)]
     mono = bool(len(g) >= 2 and np.all(np.diff(g.objective.values) <= 1e-12)
                 and g.objective.min() >= opt * (1 - 1e-6))

@@ -145,20 +145,24 @@ def _common_claims(tables, cfg: InitRankConfig) -> tuple[list[Claim], pd.DataFra
             measured=f"diverged at iteration {int(probe['diverged_at'])}"
             if probe["diverged"] else "did not diverge in 50 iterations",
             holds=bool(probe["diverged"])))
-    if len(div) == 0:
+    # a diverged run makes every comparison fail (it is never dropped from the table)
+    finite = len(div) == 0
+    if "low" in fin.index and "high" in fin.index:
         lo, hi = fin.loc["low", "test"], fin.loc["high", "test"]
         out.append(Claim(
             id="low_rank_smaller_test",
             statement="a low-rank initialization achieves a smaller test error than its "
                       "high-rank counterpart (final mean over trials)",
-            paper_value="low < high", measured={"low": lo, "high": hi},
-            holds=bool(lo < hi)))
+            paper_value="low < high",
+            measured={"low": lo, "high": hi, "diverged runs": len(div)},
+            holds=bool(finite and lo < hi)))
     return out, fin
 
 
 def claims_fig1(tables, cfg: InitRankConfig) -> list[Claim]:
     out, fin = _common_claims(tables, cfg)
-    if "low" in fin.index and not (tables["runs"]["stop"] == "diverged").any():
+    finite = not (tables["runs"]["stop"] == "diverged").any()
+    if "low" in fin.index:
         lo, hi = fin.loc["low", "test"], fin.loc["high", "test"]
         out.append(Claim(
             id="near_origin_both_small",
@@ -166,15 +170,14 @@ def claims_fig1(tables, cfg: InitRankConfig) -> list[Claim]:
                       "marginally smaller (less than 10× apart)",
             paper_value="'(slightly) stronger', 'marginally smaller'",
             measured={"low": lo, "high": hi, "ratio_high_over_low": hi / lo},
-            holds=bool(hi < 1e-4 and lo < hi < 10 * lo)))
+            holds=bool(finite and hi < 1e-4 and lo < hi < 10 * lo)))
     return out
 
 
 def claims_fig2(tables, cfg: InitRankConfig) -> list[Claim]:
     out, fin = _common_claims(tables, cfg)
     runs = tables["runs"]
-    if (runs["stop"] == "diverged").any():
-        return out
+    finite = not (runs["stop"] == "diverged").any()
     lo, hi = fin.loc["low", "test"], fin.loc["high", "test"]
     high = runs[runs.group == "high"]
     low = runs[runs.group == "low"]
@@ -184,7 +187,7 @@ def claims_fig2(tables, cfg: InitRankConfig) -> list[Claim]:
                         "initialization (test errors at least 100× apart)",
               paper_value="'considerably stronger'",
               measured={"low": lo, "high": hi, "ratio_high_over_low": hi / lo},
-              holds=bool(hi >= 100 * lo)),
+              holds=bool(finite and hi >= 100 * lo)),
         Claim(id="high_rank_terminates_at_eps",
               statement="the high-rank run terminates when one of its trials reaches machine "
                         "precision, before the low-rank run does",
@@ -192,7 +195,7 @@ def claims_fig2(tables, cfg: InitRankConfig) -> list[Claim]:
               measured={"high_group_stop": int(high.group_stop.iloc[0]),
                         "low_group_stop": int(low.group_stop.iloc[0]),
                         "high_reached_eps": int(high.reached_eps.sum())},
-              holds=bool(high.reached_eps.any()
+              holds=bool(finite and high.reached_eps.any()
                          and high.group_stop.iloc[0] < low.group_stop.iloc[0])),
         Claim(id="high_rank_not_biased",
               statement="with a high-rank initialization GD is not implicitly biased towards "
@@ -200,22 +203,21 @@ def claims_fig2(tables, cfg: InitRankConfig) -> list[Claim]:
                         "plateaus (≥ 1e-3)",
               paper_value="no implicit bias (Fig. 2)",
               measured={"high_train": fin.loc["high", "train"], "high_test": hi},
-              holds=bool(hi >= 1e-3 and fin.loc["high", "train"] <= 1e-8)),
+              holds=bool(finite and hi >= 1e-3 and fin.loc["high", "train"] <= 1e-8)),
     ]
     return out
 
 
 def claims_fig3(tables, cfg: InitRankConfig) -> list[Claim]:
     out, fin = _common_claims(tables, cfg)
-    if (tables["runs"]["stop"] == "diverged").any():
-        return out
+    finite = not (tables["runs"]["stop"] == "diverged").any()
     lo, hi = fin.loc["low", "test"], fin.loc["high", "test"]
     out.append(Claim(
         id="far_both_large",
         statement="initialized very far from the origin, the test error is large (≥ 1) for "
                   "both initialization ranks: no implicit bias",
         paper_value="'the test error is large for both initialization ranks'",
-        measured={"low": lo, "high": hi}, holds=bool(lo >= 1 and hi >= 1)))
+        measured={"low": lo, "high": hi}, holds=bool(finite and lo >= 1 and hi >= 1)))
     return out
 
 

@@ -12,7 +12,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
+from lowranklab.experiments.base import (
+    SPEC_PILOT,
+    Claim,
+    Context,
+    Experiment,
+    ExperimentConfig,
+    register,
+)
 from lowranklab.experiments.glrl2021._common import PAPER, TITLE, depth2_init
 from lowranklab.problems.glrl_instances import canonical_instance
 from lowranklab.solvers.greedy import descend, glrl, r1mp
@@ -141,22 +148,29 @@ def claims(tables, cfg: Fig3Config) -> list[Claim]:
     g = float(s[s.method == "GLRL"].test.iloc[0])
     others = s[s.method != "GLRL"].groupby("method").test.mean()
     out = [Claim("glrl_exact", "GLRL recovers W* exactly on the canonical instance (p = 0.25)",
-                 "test ~1e-17 ([pilot] 7e-18)", g, g < 1e-10)]
+                 f"test ~1e-17 (7e-18, {SPEC_PILOT})", g, g < 1e-10)]
     out.append(Claim("others_not_exact", "GD (init 1e-3), R1MP and the minimum nuclear norm "
                      "solutions do not recover W* (test loss ≥ 100 × GLRL's and > 1e-4)",
-                     "GD 6.2e-2, R1MP 0.25, trace-min 3.6e-2, nuclear 8.7e-2 [pilot]",
+                     f"GD 6.2e-2, R1MP 0.25, trace-min 3.6e-2, nuclear 8.7e-2 ({SPEC_PILOT})",
                      {k: float(v) for k, v in others.items()},
                      bool(np.all(others.values > max(100 * g, 1e-4)))))
     r1 = tables["ranks"]
     rm = float(r1[(r1.method == "R1MP") & (r1.r == r1[r1.method == "R1MP"].r.max())].test.iloc[0])
+    paper_r = type(cfg).model_fields["r_max"].default
     out.append(Claim("r1mp_plateau", "R1MP's test loss stays large (spec T19: 0.1–0.4 at r = 20)",
-                     "[0.1, 0.4]", rm, 0.1 <= rm <= 0.4 if cfg.r_max == 20 else rm > 1e-3))
+                     f"[0.1, 0.4] ({SPEC_PILOT})", rm,
+                     0.1 <= rm <= 0.4 if cfg.r_max == paper_r else rm > 1e-3,
+                     standard=None if cfg.r_max == paper_r else
+                     f"loosened: r_max = {cfg.r_max} (paper size: {paper_r}), test > 1e-3"))
     fg = float(inst.glrl_success.mean())
     ft = float(inst.tracemin_success.mean()) if inst.tracemin_test.notna().any() else np.nan
+    # one criterion whatever is installed: without the trace minimiser (cvxpy missing or
+    # cfg.cvxpy off) the comparison cannot be made, and the claim fails instead of changing
     out.append(Claim("success_fraction", f"over {len(inst)} random instances GLRL recovers W* "
                      "more often than the PSD trace minimiser",
-                     "GLRL 8/12, trace-min 2/12 [pilot]", {"GLRL": fg, "trace-min": ft},
-                     bool(fg > ft) if np.isfinite(ft) else fg > 0.5))
+                     f"GLRL 8/12, trace-min 2/12 ({SPEC_PILOT})",
+                     {"GLRL": fg, "trace-min": ft if np.isfinite(ft) else "not computed"},
+                     bool(np.isfinite(ft) and fg > ft)))
     return out
 
 

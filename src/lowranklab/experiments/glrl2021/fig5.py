@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
+from lowranklab.experiments.base import (
+    SPEC_PILOT,
+    Claim,
+    Context,
+    Experiment,
+    ExperimentConfig,
+    register,
+)
 from lowranklab.experiments.glrl2021._common import PAPER, TITLE, horizon, psd_init
 from lowranklab.problems.glrl_instances import canonical_instance
 from lowranklab.solvers.glrl_flows import m_flow_solve
@@ -69,7 +76,7 @@ def claims(tables, cfg: Fig5Config) -> list[Claim]:
     hi = sc[0]
     deep = {L: _final(c, L, hi) for L in cfg.depths if L >= 3}
     out.append(Claim("depth_helps", f"at init {hi:g}, depth 2 ends ≥ 10× worse than L ≥ 3",
-                     "[pilot] 3.1e-3 vs 5e-9–6e-7", {"2": f2[0], **{str(L): v for L, v in
+                     f"3.1e-3 vs 5e-9–6e-7 ({SPEC_PILOT})", {"2": f2[0], **{str(L): v for L, v in
                                                                     deep.items()}},
                      all(f2[0] >= 10 * v for v in deep.values())))
     lo = sc[-1]

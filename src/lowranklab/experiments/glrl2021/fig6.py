@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 from scipy.integrate import solve_ivp
 
-from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
+from lowranklab.experiments.base import (
+    SPEC_PILOT,
+    Claim,
+    Context,
+    Experiment,
+    ExperimentConfig,
+    register,
+)
 from lowranklab.experiments.glrl2021._common import PAPER, TITLE
 from lowranklab.problems.glrl_instances import canonical_instance
 from lowranklab.solvers.glrl_flows import K_matrix, dense_grad, sym
@@ -93,11 +100,29 @@ def claims(tables, cfg: Fig6Config) -> list[Claim]:
                          "→ 0", {str(L): v for L, v in drops.items()},
                          len(vals) >= 2 and bool(np.all(np.diff(vals) < 0))))
         Lmax = big[-1]
-        out.append(Claim("large_L_close", f"L = {Lmax:g} is within 10% of L = ∞ in the time of "
-                         "the first drop (the spec's stricter pointwise test-loss criterion is "
-                         "reported too: at the sharp drops it is not met)", "< 0.1",
-                         {"drop-time gap": drops[Lmax],
-                          "pointwise max rel. diff": pointwise[Lmax]}, drops[Lmax] < 0.1))
+        out.append(Claim("large_L_close", f"L ≥ 16 differ marginally: L = {Lmax:g} drops within "
+                         "10% of the time of L = ∞ (first drop to half the initial test loss)",
+                         "'differ marginally' (paper)", {"drop-time gap": drops[Lmax]},
+                         drops[Lmax] < 0.1))
+        # spec §Fig. 6 asks for < 10% pointwise in the test loss; at the sharp drops a small
+        # time shift is a large vertical gap, so that criterion is not met (0.94 at full size)
+        out.append(Claim("pointwise_not_close", f"the spec's pointwise criterion is not met: "
+                         f"L = {Lmax:g} and L = ∞ differ by ≥ 10% in test loss at the drops",
+                         f"< 10% pointwise ({SPEC_PILOT} acceptance)",
+                         {"max pointwise rel. diff": pointwise[Lmax]}, pointwise[Lmax] >= 0.1,
+                         kind="observation"))
+    # the paper says "deeper models converge faster"; in normalised time tL the first drop
+    # comes later as L grows (spec §Fig. 6: report what is observed, do not assert it)
+    fin_L = sorted(L for L in cfg.depths if L >= 2)
+    first = {L: _drop_time(*_series(c, L)) for L in fin_L}
+    if len(first) >= 3:
+        v = [first[L] for L in fin_L]
+        out.append(Claim("deeper_not_faster", "the paper's 'deeper models converge faster' is "
+                         "not what the curves show: the first drop (to half the initial test "
+                         "loss) comes later in tL as L grows", "'deeper models converge "
+                         "faster' (paper; an overstatement)",
+                         {f"L={L:g}": t for L, t in first.items()},
+                         bool(np.all(np.diff(v) > 0)), kind="observation"))
     return out
 
 

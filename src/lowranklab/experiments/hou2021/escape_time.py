@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
+from lowranklab.experiments.base import (
+    SPEC_PILOT,
+    Claim,
+    Context,
+    Experiment,
+    ExperimentConfig,
+    register,
+)
 from lowranklab.experiments.hou2021._common import CITE, D_DEFAULT, PAPER, make_truth
 from lowranklab.models.fixed_rank_spurious import sample_near, spurious_points
 from lowranklab.solvers.riemannian import riemannian_gradient_descent
@@ -60,10 +67,13 @@ def claims(tables, cfg: EscapeTimeConfig) -> list[Claim]:
                      failed, failed == 0))
     fixed = med["fixed"]
     small = fixed[fixed.index <= 1e-2]
+    # the statement is for δ ≤ 1e-2: δ = 0.1 starts outside the O(1) regime (its median is
+    # larger at the paper size) and is shown, not tested
     out.append(Claim("fixed_O1", "fixed α = 0.2: escape in about 5 iterations, independent of δ "
-                     "for δ ≤ 1e-2 (no log(1/δ) growth)", "≈ 5, flat",
-                     {f"{d:g}": float(v) for d, v in fixed.items()},
-                     float(fixed.max()) <= 8 and float(small.max() - small.min()) <= 2))
+                     "for δ ≤ 1e-2 (no log(1/δ) growth)", f"≈ 5, flat ({SPEC_PILOT})",
+                     {f"δ={d:g}": float(v) for d, v in fixed.items()},
+                     len(small) >= 2 and float(small.max()) <= 8
+                     and float(small.max() - small.min()) <= 2))
     sig = med["sigma"]
     x = np.log10(1 / sig.index.to_numpy())
     sl = float(np.polyfit(x, sig.to_numpy(), 1)[0])

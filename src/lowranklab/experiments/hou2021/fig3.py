@@ -7,7 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
+from lowranklab.experiments.base import (
+    SPEC_PILOT,
+    Claim,
+    Context,
+    Experiment,
+    ExperimentConfig,
+    register,
+)
 from lowranklab.experiments.hou2021._common import (
     CITE,
     D_DEFAULT,
@@ -69,10 +76,21 @@ def claims(tables, cfg: Fig3Config) -> list[Claim]:
     out.append(Claim("converge", "the iterates always escape all spurious points and converge "
                      "to X, with both step rules", f"{len(s)}/{len(s)}", f"{conv}/{len(s)}",
                      conv == len(s)))
-    smin = float(s.sigma_min.min())
-    out.append(Claim("sigma_not_small", "σ_r(Z_k) is never too small: the varying step "
-                     "α σ_r(Z_k) is not diminishing (spec dip ranges [0.02, 0.12] fixed, "
-                     "[0.04, 0.10] varying)", "> 0.01", smin, smin > 0.01))
+    # "σ_r(Z_k) is never too small" (paper) made testable: in every run the dip stays above
+    # d_r/20 (the varying step α σ_r keeps ≥ α d_r/20), and the median dip of each rule lies
+    # in the spec's pilot range (10 seeds); the full size's 100 runs reach lower minima
+    # (0.014 fixed, 0.030 varying), which the per-run floor still admits
+    floor = d_r / 20
+    dips = {rule: (float(s[s.rule == rule].sigma_min.median()),
+                   float(s[s.rule == rule].sigma_min.min())) for rule in RULES}
+    ok = all(lo <= dips[rule][0] <= hi and dips[rule][1] > floor
+             for rule, (_, _, (lo, hi)) in RULES.items())
+    out.append(Claim("sigma_not_small", "σ_r(Z_k) is never too small: every run's minimum "
+                     f"σ_r exceeds d_r/20 = {floor:g}, and the median dip lies in "
+                     "[0.02, 0.12] (fixed) / [0.04, 0.10] (varying)",
+                     f"never too small (paper); median dip ranges from 10 seeds ({SPEC_PILOT})",
+                     {f"{rule} median dip": m for rule, (m, _) in dips.items()}
+                     | {f"{rule} min dip": v for rule, (_, v) in dips.items()}, ok))
     dev = float(np.abs(s.sigma_final - d_r).max())
     out.append(Claim("sigma_limit", "σ_r(Z_k) soon converges to σ_r(X)", d_r,
                      {"max |σ_r(Z_K) − σ_r(X)|": dev}, dev < 1e-8))
@@ -81,8 +99,8 @@ def claims(tables, cfg: Fig3Config) -> list[Claim]:
         med = float(sr.k_1e8.median())
         name = "fixed α = 0.2" if rule == "fixed" else "varying α_k = 2σ_r"
         out.append(Claim(f"{rule}_k1e8",
-                         f"{name}: distance 1e-8 reached at k ≈ {lo}–{hi} (spec, calibrated)",
-                         f"{lo}–{hi}", {"median": med, "min": float(sr.k_1e8.min()),
+                         f"{name}: distance 1e-8 reached at k ≈ {lo}–{hi}",
+                         f"{lo}–{hi} ({SPEC_PILOT})", {"median": med, "min": float(sr.k_1e8.min()),
                                         "max": float(sr.k_1e8.max())},
                          lo - 3 <= med <= hi + 3))
     rate = {"fixed": np.log10(1 - cfg.alpha_fixed),

@@ -155,7 +155,7 @@ def claims(tables, cfg: E1Config) -> list[Claim]:
                                        "[observed in spec, not claimed]",
         paper_value="λ_min = −σ_k for μ ∈ {0.05, 0.5, 3}",
         measured={"max|lambda_min + sigma_k|": eq, "mu_spread": spread},
-        holds=bool(eq < 1e-8 and spread < 1e-8)))
+        holds=bool(eq < 1e-8 and spread < 1e-8), kind="observation"))
     r = len(cfg.sigma_exact)
     gl = glob[glob.case == "exact"]
     out.append(Claim(

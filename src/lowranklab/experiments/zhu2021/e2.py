@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
+from lowranklab.experiments.base import (
+    SPEC_PILOT,
+    Claim,
+    Context,
+    Experiment,
+    ExperimentConfig,
+    register,
+)
 from lowranklab.experiments.zhu2021._common import (
     PAPER,
     c_max_theorem1,
@@ -163,17 +170,28 @@ def claims(tables, cfg: E2Config) -> list[Claim]:
             measured={k: float(v) for k, v in w.items()},
             holds=bool(np.all(w.dropna() >= 1 - 1e-9) and w.notna().all())))
     w5 = s.loc["thm5"].worst
+    tight = ("R2", "R3pp", "R3ppp")
+    t5 = s.loc["thm5"]
+    search = {k: float(min(t5.adversarial_min[k], t5.random_min[k])) for k in tight}
+    # the closed-form families are built to attain the constants: a check of the construction
     out.append(Claim(
         id="thm5-tight",
         statement="Thm 5's R2 (−σ_r/4), R3'' (39/800) and R3''' (1/20) constants are "
-                  "essentially tight (worst ratio ≤ 1.02)",
-        paper_value="tight (spec E2: −0.2500σ_r, 0.048750, 0.0508)",
-        measured={k: float(w5[k]) for k in ("R2", "R3pp", "R3ppp")},
-        holds=bool(all(w5[k] <= 1.02 for k in ("R2", "R3pp", "R3ppp")))))
+                  "attained by the closed-form tight families (family ratio ≤ 1.02)",
+        paper_value=f"tight: −0.2500σ_r, 0.048750, 0.0508 ({SPEC_PILOT})",
+        measured={k: float(t5.family_min[k]) for k in tight},
+        holds=bool(all(t5.family_min[k] <= 1.02 for k in tight)), kind="consistency"))
+    out.append(Claim(
+        id="thm5-search",
+        statement="the random + adversarial search alone (no closed form) stays above the "
+                  "tight families' ratio in R2, R3'', R3''': local search does not find the "
+                  "worst points",
+        paper_value="not in the paper", measured=search,
+        holds=bool(all(search[k] > t5.family_min[k] for k in tight)), kind="observation"))
     out.append(Claim(
         id="thm5-loose",
         statement="Thm 5's R1 constant is loose by ≥ 5× and R3' by ≥ 1.5× (worst ratios found)",
-        paper_value="R1 ≥ 6× (12.2 with σ_r/32), R3' ≈ 2× (spec E2)",
+        paper_value="R1 ≥ 6× (12.2 with σ_r/32), R3' ≈ 2× (spec pilot, E2)",
         measured={"R1": float(w5["R1"]), "R3p": float(w5["R3p"])},
         holds=bool(w5["R1"] >= 5 and w5["R3p"] >= 1.5)))
     return out

@@ -131,11 +131,11 @@ def claims(tables, cfg: E9Config) -> list[Claim]:
         id="beyond-theorem",
         statement="beyond (14) (log-cosh c up to 0.5, QuadRSC c = 0.3) no spurious minimum is "
                   "found either and GD still succeeds [observed; the paper makes no claim]",
-        paper_value="no claim (spec E9: none found for QuadRSC c = 0.3)",
+        paper_value="no claim in the paper (spec pilot, E9: none found for QuadRSC c = 0.3)",
         measured={"gd_success": dict(zip(outside.f, outside.gd_success, strict=True)),
                   "n_spurious": int((co.kind == "spurious_second_order").sum())},
         holds=bool(np.all(outside.gd_success == 1.0)
-                   and not (co.kind == "spurious_second_order").any())))
+                   and not (co.kind == "spurious_second_order").any()), kind="observation"))
     frac = float((wp.kind == "spurious_min").mean())
     out.append(Claim(
         id="wpca-contrast",
