@@ -153,7 +153,7 @@ class MeritField:
             D = W @ U
         self.lam = lam
         value = float(np.vdot(U, U))
-        return Evaluation(value, value, D.ravel(), LowRank(U, U), None)
+        return Evaluation(value, value, D.ravel(), None, None)  # X: formed once, at the end
 
 
 class MeritStep(rules.Constant):
@@ -206,9 +206,12 @@ def _iterate(problem: MinNormFactorization, U0: np.ndarray, kind: str, *, gamma:
         rule = MeritStep(step, step_rule, target)
     info = {"gamma": gamma, "step": float(step), "step_rule": step_rule, "ridge": ridge,
             "method": kind}
-    return run(target, U0.ravel(), rule, stop=stop, monitors=min_norm_monitors(problem, spectrum),
-               callbacks=callbacks, record_every=record_every, progress=progress, name=kind,
-               info=info)
+    res = run(target, U0.ravel(), rule, stop=stop, monitors=min_norm_monitors(problem, spectrum),
+              callbacks=callbacks, record_every=record_every, progress=progress, name=kind,
+              info=info)
+    U = res.factors[0]
+    res.X = LowRank(U, U)
+    return res
 
 
 def algorithm1(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = PAPER_GAMMA,
