@@ -1,5 +1,5 @@
 """glrl2021.fig1's distance to the GLRL path: the bracketed `PolylineDistance` against the full
-scan `solvers.trajectory.polyline_distance` on the same GD snapshots, measured in the same run.
+scan `flows.trajectory.polyline_distance` on the same GD snapshots, measured in the same run.
 
     python -m benchmarks.polyline_distance [--spacing 2e-3] [--T 40] [--json out.json]
 
@@ -22,9 +22,9 @@ import numpy as np
 def main(argv: list[str] | None = None) -> dict:
     from lowranklab.experiments.glrl2021._common import PolylineDistance, depth2_init
     from lowranklab.experiments.glrl2021.fig1 import Fig1Config
+    from lowranklab.flows.trajectory import polyline_distance
     from lowranklab.problems.glrl_instances import canonical_instance
     from lowranklab.solvers.greedy import descend, glrl
-    from lowranklab.solvers.trajectory import polyline_distance
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spacing", type=float, default=5e-3)

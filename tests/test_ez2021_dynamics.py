@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from helpers import rel_err
 
+from lowranklab.flows.sensing import gradient_flow
 from lowranklab.lowrank import as_dense
 from lowranklab.objective import Objective
 from lowranklab.problems.ez2021 import (
@@ -28,7 +29,6 @@ from lowranklab.problems.ez2021_theory import (
     rip_alpha,
 )
 from lowranklab.solvers import StopCode, gradient_descent
-from lowranklab.solvers.flow import gradient_flow
 from lowranklab.solvers.sensing_gd import eta_rule, sensing_gd, sensing_objective
 
 

@@ -8,6 +8,19 @@ import pytest
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
+from lowranklab.flows.glrl import (
+    K_matrix,
+    deep_rhs_11,
+    deep_rhs_19,
+    deep_rhs_31,
+    dense_grad,
+    e2e_jacobian_matrix,
+    factor_gf,
+    factor_jacobian_matrix,
+    m_flow_rhs,
+    psd_power,
+    psd_power_derivative,
+)
 from lowranklab.lowrank import as_dense
 from lowranklab.models.deep import DeepFactor, balanced_symmetric_init
 from lowranklab.objective import Objective
@@ -21,19 +34,6 @@ from lowranklab.problems.glrl_instances import (
 )
 from lowranklab.problems.glrl_losses import FullObservation, LinearLoss
 from lowranklab.solvers.deep import deep_gd, deep_glrl
-from lowranklab.solvers.glrl_flows import (
-    K_matrix,
-    deep_rhs_11,
-    deep_rhs_19,
-    deep_rhs_31,
-    dense_grad,
-    e2e_jacobian_matrix,
-    factor_gf,
-    factor_jacobian_matrix,
-    m_flow_rhs,
-    psd_power,
-    psd_power_derivative,
-)
 from lowranklab.solvers.greedy import descend, glrl
 
 
@@ -151,7 +151,7 @@ def test_T8_counterexample_numbers():
     ce = counterexample(3.0)
     x, y = 0.3, 0.7
     u = np.array([[x], [y], [x], [y]])
-    from lowranklab.solvers.glrl_flows import factor_rhs
+    from lowranklab.flows.glrl import factor_rhs
 
     du = factor_rhs(ce.loss, u).ravel()
     assert np.allclose(du, np.repeat([counterexample_reduced_rhs(x, y, 3.0)], 2, axis=0).ravel())
@@ -345,7 +345,7 @@ def test_deep_gd_rmsprop_clock(inst, rng):
 
 def test_T15_deep_escape_direction():
     from lowranklab.experiments.glrl2021.fig7 import instance
-    from lowranklab.solvers.glrl_flows import projective_deep_linear
+    from lowranklab.flows.glrl import projective_deep_linear
 
     rng = np.random.default_rng(0)
     Q, W0 = instance(10, rng)
@@ -363,8 +363,8 @@ def test_T15_deep_escape_direction():
 
 
 def test_measures(rng):
-    from lowranklab.solvers.glrl_flows import deep_grad_norm, low_rankness
-    from lowranklab.solvers.trajectory import distance_to_points, polyline_distance
+    from lowranklab.flows.glrl import deep_grad_norm, low_rankness
+    from lowranklab.flows.trajectory import distance_to_points, polyline_distance
 
     P = rng.standard_normal((6, 4))
     x = rng.standard_normal(4)
@@ -391,7 +391,7 @@ def test_polyline_distance_bracket_is_exact(rng):
     import pytest
 
     from lowranklab.experiments.glrl2021._common import PolylineDistance
-    from lowranklab.solvers.trajectory import polyline_distance
+    from lowranklab.flows.trajectory import polyline_distance
 
     steps = rng.standard_normal((400, 16)) * 0.02
     P = np.cumsum(steps, axis=0)  # a random-walk path, 399 segments

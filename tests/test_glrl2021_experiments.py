@@ -51,10 +51,10 @@ def test_T12_factor_gd_follows_m_flow():
 
 
 def _t12(t_end: float):
+    from lowranklab.flows.glrl import m_flow_solve
     from lowranklab.models.deep import balanced_symmetric_init
     from lowranklab.problems.glrl_instances import canonical_instance
     from lowranklab.solvers.deep import deep_gd, product
-    from lowranklab.solvers.glrl_flows import m_flow_solve
 
     inst = canonical_instance(3759, 0.3)
     rng = np.random.default_rng(1)
@@ -71,8 +71,8 @@ def _t12(t_end: float):
 
 
 def _t13(L, alphas):
+    from lowranklab.flows.glrl import m_flow_solve, refine_min_distance
     from lowranklab.problems.glrl_instances import canonical_instance
-    from lowranklab.solvers.glrl_flows import m_flow_solve, refine_min_distance
     from lowranklab.solvers.greedy import glrl
 
     inst = canonical_instance(3759, 0.3)

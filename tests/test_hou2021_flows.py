@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lowranklab.models.fixed_rank_spurious import orthonormal_complement_sample
-from lowranklab.solvers.dlra import (
+from lowranklab.flows.dlra import (
     Truth,
     dlra_factor_derivatives,
     dlra_rhs,
@@ -18,6 +17,7 @@ from lowranklab.solvers.dlra import (
     psi_limit,
     sym_basis,
 )
+from lowranklab.models.fixed_rank_spurious import orthonormal_complement_sample
 
 
 def _orth(n, r, rng):

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowranklab.backend import require_numpy
+from lowranklab.flows.glrl import dense_grad
 from lowranklab.models.deep import DeepFactor
 from lowranklab.objective import Objective
 from lowranklab.problems.loss import Loss
 from lowranklab.solvers import rules
 from lowranklab.solvers.engine import FlatSpace, Stop, run
-from lowranklab.solvers.glrl_flows import dense_grad
 from lowranklab.solvers.greedy import top_eigenpairs
 from lowranklab.solvers.result import Result, StopCode, Trace
 

@@ -42,7 +42,7 @@ def horizon(L: float, scale: float, mus, margin: float = 30.0) -> float:
 
 class PolylineDistance:
     """x ↦ min over the segments [a_i, a_{i+1}] of a polyline P (n, D) of ‖x − seg_i‖, the
-    same number as `solvers.trajectory.polyline_distance(X, P)`, evaluated incrementally along
+    same number as `flows.trajectory.polyline_distance(X, P)`, evaluated incrementally along
     a trajectory with an exact bracket.
 
     Each f_i(x) = ‖x − seg_i‖ is 1-Lipschitz, so with the per-segment distances d_i at an anchor

@@ -13,8 +13,8 @@ import pandas as pd
 
 from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
 from lowranklab.experiments.glrl2021._common import PAPER, TITLE, relerr
+from lowranklab.flows.glrl import dense_grad, factor_gf
 from lowranklab.problems.glrl_instances import counterexample
-from lowranklab.solvers.glrl_flows import dense_grad, factor_gf
 
 
 class CounterConfig(ExperimentConfig):

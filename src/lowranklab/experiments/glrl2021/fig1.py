@@ -47,7 +47,7 @@ def run(cfg: Fig1Config, ctx: Context) -> dict[str, pd.DataFrame]:
     work = [0, 0]
     for a, s in ctx.progress(jobs, "GD run"):
         U0 = depth2_init(inst.d, a, ctx.rng)
-        # the same distance as solvers.trajectory.polyline_distance, with an exact bracket
+        # the same distance as flows.trajectory.polyline_distance, with an exact bracket
         # that skips the segments which cannot be nearest (most of them on the plateaus)
         dist = PolylineDistance(P)
 

@@ -12,14 +12,14 @@ import pandas as pd
 
 from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
 from lowranklab.experiments.glrl2021._common import PAPER, TITLE, horizon, psd_init
-from lowranklab.problems.glrl_instances import canonical_instance
-from lowranklab.solvers.glrl_flows import (
+from lowranklab.flows.glrl import (
     deep_grad_norm,
     dense_grad,
     low_rankness,
     m_flow_solve,
     refine_min_distance,
 )
+from lowranklab.problems.glrl_instances import canonical_instance
 from lowranklab.solvers.greedy import glrl
 
 

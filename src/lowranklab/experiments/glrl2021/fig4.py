@@ -12,8 +12,8 @@ from scipy.optimize import minimize_scalar
 
 from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
 from lowranklab.experiments.glrl2021._common import PAPER, TITLE, depth2_init
+from lowranklab.flows.glrl import dense_grad, factor_gf
 from lowranklab.problems.glrl_instances import canonical_instance
-from lowranklab.solvers.glrl_flows import dense_grad, factor_gf
 
 
 class Fig4Config(ExperimentConfig):

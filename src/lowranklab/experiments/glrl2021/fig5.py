@@ -18,8 +18,8 @@ from lowranklab.experiments.base import (
     register,
 )
 from lowranklab.experiments.glrl2021._common import PAPER, TITLE, horizon, psd_init
+from lowranklab.flows.glrl import m_flow_solve
 from lowranklab.problems.glrl_instances import canonical_instance
-from lowranklab.solvers.glrl_flows import m_flow_solve
 from lowranklab.solvers.greedy import glrl
 
 

@@ -19,8 +19,8 @@ from lowranklab.experiments.base import (
     register,
 )
 from lowranklab.experiments.glrl2021._common import PAPER, TITLE
+from lowranklab.flows.glrl import K_matrix, dense_grad, sym
 from lowranklab.problems.glrl_instances import canonical_instance
-from lowranklab.solvers.glrl_flows import K_matrix, dense_grad, sym
 
 
 class Fig6Config(ExperimentConfig):

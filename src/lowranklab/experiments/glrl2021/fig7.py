@@ -11,7 +11,7 @@ import pandas as pd
 
 from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
 from lowranklab.experiments.glrl2021._common import PAPER, TITLE
-from lowranklab.solvers.glrl_flows import projective_deep_linear, psd_power
+from lowranklab.flows.glrl import projective_deep_linear, psd_power
 
 
 class Fig7Config(ExperimentConfig):

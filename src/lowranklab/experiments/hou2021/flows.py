@@ -16,7 +16,7 @@ from lowranklab.experiments.base import (
     register,
 )
 from lowranklab.experiments.hou2021._common import CITE, FLOOR, PAPER
-from lowranklab.solvers.dlra import Truth, integrate_flow
+from lowranklab.flows.dlra import Truth, integrate_flow
 
 SPEC_T100 = {1e-2: 26.0, 1e-4: 21.2, 1e-6: 15.9}  # spec E5 [verified], t(τ = 100)
 
