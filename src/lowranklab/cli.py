@@ -7,7 +7,8 @@
     lowranklab run NAME [--quick] [--seed S] [--set key=value ...] [--out DIR]
     lowranklab figure NAME [--out DIR]
     lowranklab reproduce [--quick] [--only PAPER] [--out DIR]
-    lowranklab sweep NAME --grid key=v1,v2 --seeds 0:10 [--executor processes|dask]
+    lowranklab sweep SPEC.toml --out DIR [--executor serial|local|dask] [--resume]
+    lowranklab sweep-status DIR;  lowranklab sweep-plot DIR --x AXIS --y AXIS
 
 Bad input prints one line `error: ...` and exits with status 2.
 """
@@ -345,47 +346,62 @@ def reproduce(
 
 @app.command()
 def sweep(
-    name: str,
-    grid: Annotated[list[str] | None, typer.Option(help="key=v1,v2,... (repeatable)")] = None,
-    seeds: Annotated[str, typer.Option(help="seeds: '0:10' or '1,5,7'")] = "0",
-    fixed: Annotated[list[str] | None, typer.Option("--set", help="config key=value")] = None,
-    quick: Annotated[bool, typer.Option("--quick")] = False,
-    executor: Annotated[str, typer.Option(help="serial, processes or dask")] = "serial",
-    workers: Annotated[int, typer.Option()] = 2,
+    target: Annotated[str, typer.Argument(help="SPEC.toml, or a registered experiment name")],
+    out: Annotated[Path, typer.Option(help="sweep directory (holds sweep.sqlite)")]
+        = Path("lowranklab-results/sweep"),
+    executor: Annotated[str, typer.Option(help="serial, local (all cores) or dask")] = "local",
+    workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:port")] = None,
-    store: Annotated[Path, typer.Option(help="results store (SQLite)")]
-        = Path("lowranklab-results/sweep.sqlite"),
-    export: Annotated[Path | None, typer.Option(help="write the stored rows as Parquet")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue (or join) the sweep in OUT")]
+        = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="rerun failed tasks")]
+        = False,
+    export: Annotated[Path | None, typer.Option(help="write one row per task as Parquet")]
+        = None,
+    grid: Annotated[list[str] | None, typer.Option(help="key=v1,v2,... (repeatable)")] = None,
+    seeds: Annotated[str | None, typer.Option(help="seeds: '0:10' or '1,5,7'")] = None,
+    fixed: Annotated[list[str] | None, typer.Option("--set", help="param key=value")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="an experiment's quick size")] = False,
 ) -> None:
-    """Run experiment NAME over a grid of configs × seeds; resumes from the store."""
-    from lowranklab.experiments import get
-    from lowranklab.sweep import ResultStore, expand, parse_values, run_sweep
+    """Run a sweep (TOML spec, or an experiment over --grid × --seeds) into OUT; resumable."""
+    from lowranklab.sweep.commands import UsageError, sweep_command
 
     try:
-        exp = get(name)
-        g = {}
-        for item in grid or []:
-            if "=" not in item:
-                raise ValueError(f"--grid expects key=v1,v2,...; got {item!r}")
-            k, v = item.split("=", 1)
-            g[k.strip()] = parse_values(v)
-        fixed_cfg = _parse_sets(fixed or [])
-        unknown = (set(g) | set(fixed_cfg)) - set(exp.config.model_fields)
-        if unknown:
-            raise ValueError(f"{name} has no config field(s) {sorted(unknown)}")
-        tasks = expand(name, g, [int(s) for s in parse_values(seeds)], quick=quick,
-                       fixed=fixed_cfg)
-        st = ResultStore(store)
-        counts = run_sweep(tasks, st, executor=executor, workers=workers, scheduler=scheduler)
-    except (ValueError, ImportError) as e:
+        code = sweep_command(target, out=out, executor=executor, workers=workers,
+                             scheduler=scheduler, resume=resume, retry_failed=retry_failed,
+                             export=export, grid=grid or [], seeds=seeds, sets=fixed or [],
+                             quick=quick, echo=typer.echo)
+    except UsageError as e:
         fail(str(e))
-    typer.echo(f"{counts['run']} run, {counts['skipped']} already stored, {counts['failed']} "
-               f"failed, of {counts['total']} tasks; store: {store} ({len(st)} rows)")
-    if export is not None:
-        st.to_frame().to_parquet(export, index=False)
-        typer.echo(f"wrote {export}")
-    if counts["failed"]:
-        raise typer.Exit(1)
+    raise typer.Exit(code)
+
+
+@app.command("sweep-status")
+def sweep_status(directory: Annotated[Path, typer.Argument(help="sweep directory")]) -> None:
+    """Print the done / failed / interrupted / pending counts of the sweep in DIRECTORY."""
+    from lowranklab.sweep.commands import UsageError, status_command
+
+    try:
+        status_command(directory, echo=typer.echo)
+    except UsageError as e:
+        fail(str(e))
+
+
+@app.command("sweep-plot")
+def sweep_plot(
+    directory: Annotated[Path, typer.Argument(help="sweep directory")],
+    x: Annotated[str, typer.Option("--x", help="grid axis on the horizontal")],
+    y: Annotated[str, typer.Option("--y", help="grid axis on the vertical")],
+    boundary: Annotated[str | None, typer.Option(help="theory boundary, e.g. dof")] = None,
+    out: Annotated[Path | None, typer.Option(help="figure file (.png/.pdf/.svg)")] = None,
+) -> None:
+    """Draw the success probability over two grid axes (phase transition) of a sweep."""
+    from lowranklab.sweep.commands import UsageError, plot_command
+
+    try:
+        plot_command(directory, x, y, boundary, out, echo=typer.echo)
+    except UsageError as e:
+        fail(str(e))
 
 
 def main() -> None:

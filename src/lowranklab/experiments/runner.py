@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lowranklab.experiments import get
-from lowranklab.experiments.base import Context, Experiment
+from lowranklab.experiments.base import Context, Experiment, interrupt_guard
 
 DEFAULT_OUT = Path("lowranklab-results")
 
@@ -39,7 +39,10 @@ def run_experiment(
     ctx = Context(name=name, rng=np.random.default_rng(cfg.seed), quick=quick, verbose=verbose)
     ctx.log(f"running ({'quick' if quick else 'full'} size, seed {cfg.seed})")
     t0 = time.perf_counter()
-    tables = exp.run(cfg, ctx)
+    with interrupt_guard() as guard:
+        tables = exp.run(cfg, ctx)
+    if guard.fired:  # a solver returned `interrupted`: neither store nor judge the claims
+        raise KeyboardInterrupt
     elapsed = time.perf_counter() - t0
     _store(exp, tables, cfg, quick, out)
     summary = _summarize(exp, tables, cfg, quick, elapsed)
