@@ -61,6 +61,7 @@ def phase_figure(store: SweepStore, x: str, y: str, boundary: str | None = None)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import patheffects
 
     spec = store.spec_json() or {}
     grid = spec.get("grid", {})
@@ -83,27 +84,29 @@ def phase_figure(store: SweepStore, x: str, y: str, boundary: str | None = None)
         raise ValueError(f"{store.directory}: no done task to plot yet")
     xs, ys = grid[x], grid[y]
     facets = [k for k in grid if k not in (x, y)]
-    combos = [()] if not facets else list(dict.fromkeys(
-        tuple(_key(r[k]) for k in facets) for _, r in tasks.iterrows()))
+    combos = [()] if not facets else [tuple(json.loads(v) for v in c) for c in dict.fromkeys(
+        tuple(_key(r[k]) for k in facets) for _, r in tasks.iterrows())]
     point_params = store.point_params()
     n = len(combos)
-    fig, axes = plt.subplots(1, n, figsize=(4.6 * n + 1.2, 4.2), squeeze=False,
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n + 1.2, 4.8), squeeze=False,
                              constrained_layout=True)
     im = None
     for ax, combo in zip(axes[0], combos, strict=True):
         sub = tasks
         for k, v in zip(facets, combo, strict=True):
-            sub = sub[sub[k].map(_key) == v]
+            sub = sub[sub[k].map(_key) == _key(v)]
         P, N = success_grid(sub, x, y, xs, ys)
         im = ax.imshow(np.ma.masked_invalid(P), origin="lower", aspect="auto", vmin=0, vmax=1,
                        cmap="viridis", interpolation="nearest")
         ax.set_facecolor("0.85")
         if min(P.shape) >= 2 and np.isfinite(P).sum() >= 4:
             Pf = np.where(np.isfinite(P), P, 0.0)
+            halo = [patheffects.Stroke(linewidth=4, foreground="black"), patheffects.Normal()]
             cs = ax.contour(np.arange(len(xs)), np.arange(len(ys)), Pf, levels=[0.5],
                             colors="white", linewidths=2)
+            cs.set(path_effects=halo)
             if cs.allsegs and any(len(s) for s in cs.allsegs[0]):
-                ax.plot([], [], color="white", lw=2, label="50 % success")
+                ax.plot([], [], color="white", lw=2, path_effects=halo, label="50 % success")
         if bfns is not None:
             _draw_boundary(ax, bfns, x, y, xs, ys, dict(zip(facets, combo, strict=True)),
                            point_params, BOUNDARY_LABELS.get((family, boundary), boundary))
@@ -117,7 +120,8 @@ def phase_figure(store: SweepStore, x: str, y: str, boundary: str | None = None)
         ttl = ", ".join(f"{k}={_fmt(v)}" for k, v in zip(facets, combo, strict=True))
         ax.set_title((ttl + "\n" if ttl else "") + f"{seeds} seed(s) per cell", fontsize=10)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="upper left", fontsize=8, framealpha=0.8)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, ncol=1,
+                      frameon=False)
     fig.colorbar(im, ax=axes[0].tolist(), label=f"P(success: {spec.get('success')})")
     fig.suptitle(f"{spec.get('name', 'sweep')}: {family}"
                  + (f" {spec.get('experiment')}" if spec.get("experiment") else "")
@@ -148,7 +152,7 @@ def _draw_boundary(ax, fns, x, y, xs, ys, facet, point_params, label) -> None:
             ax.axhline(py, color="red", ls="--", lw=2, label=label)
         return
     a = np.array(pts, dtype=float)
-    ax.plot(a[:, 0], a[:, 1], color="red", ls="--", lw=2, marker="o", ms=3, label=label)
+    ax.plot(a[:, 0], a[:, 1], color="red", ls="--", lw=2, label=label)
 
 
 def _params_at(point_params: list[tuple[dict, dict]], want: dict[str, Any]) -> dict | None:
