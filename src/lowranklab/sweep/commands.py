@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -117,8 +116,8 @@ def sweep_command(target: str, *, out: Path, executor: str = "local", workers: i
     try:
         counts = run_sweep(spec, store, executor=executor, workers=workers,
                            scheduler=scheduler, progress=report)
-    except sqlite3.DatabaseError as e:
-        raise UsageError(f"the sweep store {store.path} became unreadable: {e}") from None
+    except StoreError as e:
+        raise UsageError(str(e)) from None
     finally:
         report.close()
     echo(f"{counts['ran']} run now, {counts['failed_now']} failed now; store: "
@@ -152,8 +151,6 @@ def status_command(directory: Path, echo=print) -> int:
         spec = store.spec_json() or {}
     except StoreError as e:
         raise UsageError(str(e)) from None
-    except sqlite3.DatabaseError as e:
-        raise UsageError(f"{directory}: the sweep store is unreadable: {e}") from None
     echo(f"{spec.get('name', '?')} ({spec.get('family')}): {_status_line(c)}")
     for key, point, etype, msg in store.failures(limit=10):
         echo(f"  failed {key} {point}: {etype}: {msg}")

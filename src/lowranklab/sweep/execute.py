@@ -135,11 +135,11 @@ def _plain(v: Any) -> Any:
 
 
 def _records(trace: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    """Trace rows as plain Python records (floats kept exactly: JSON round-trips repr)."""
     if trace is None or trace.empty:
         return None
-    import json
-
-    return json.loads(trace.to_json(orient="records"))
+    return [{k: _plain(v) if not isinstance(v, float) else v for k, v in row.items()}
+            for row in trace.to_dict(orient="records")]
 
 
 # -- in the sweep process ------------------------------------------------------------------------
@@ -221,23 +221,34 @@ def _claim_groups(store, owner, jobs, n, lease) -> list[list[Job]]:
 
 
 def _serial(store, owner, jobs, finish, batch, lease) -> None:
-    while True:
-        groups = _claim_groups(store, owner, jobs, batch, lease)
-        if not groups:
-            return
-        for gi, group in enumerate(groups):
-            for outcome in execute_group(group):
-                finish(outcome)
-                if outcome["status"] == "interrupted":
-                    rest = [j.task.key for g in groups[gi:] for j in g]
-                    store.release(owner, rest, status="interrupted")
-                    raise KeyboardInterrupt
+    claimed: list[str] = []
+    try:
+        while True:
+            groups = _claim_groups(store, owner, jobs, batch, lease)
+            if not groups:
+                return
+            claimed = [j.task.key for g in groups for j in g]
+            for group in groups:
+                for outcome in execute_group(group):
+                    finish(outcome)
+                    claimed.remove(outcome["key"])
+                    if outcome["status"] == "interrupted":
+                        raise KeyboardInterrupt
+    except KeyboardInterrupt:  # the rest of the claim (finished tasks are already written)
+        store.release(owner, claimed, status="interrupted")
+        raise
 
 
 def _local(store, owner, jobs, finish, workers, batch, lease) -> None:
     import multiprocessing as mp
 
-    ctx = mp.get_context("spawn")  # no fork of a process holding SQLite handles and threads
+    # never fork this process (it holds SQLite handles and a heartbeat thread): a fork server
+    # (clean, with the library imported once) on Linux, else spawn
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["lowranklab.sweep.execute"])
+    else:
+        ctx = mp.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                   initializer=_pool_initializer)
     inflight: dict[cf.Future, list[str]] = {}

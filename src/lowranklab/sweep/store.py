@@ -117,9 +117,6 @@ class SweepStore:
                     con.execute("INSERT OR IGNORE INTO meta VALUES ('version', ?)",
                                 (str(VERSION),))
                 self._check_format(con)
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"{self.path} is not a lowranklab sweep store (not a readable "
-                             f"SQLite database: {e})") from None
         except OSError as e:
             raise StoreError(f"cannot open {self.path}: {e}") from None
 
@@ -131,14 +128,21 @@ class SweepStore:
 
     @contextmanager
     def _tx(self, immediate: bool = False):
-        con = self._connect()
+        """One transaction; any SQLite failure becomes a StoreError naming the file."""
+        try:
+            con = self._connect()
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot open the sweep store {self.path}: {e}") from None
         try:
             con.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             yield con
             con.execute("COMMIT")
+        except sqlite3.DatabaseError as e:
+            _rollback(con)
+            raise StoreError(f"{self.path} is not a readable lowranklab sweep store "
+                             f"({e})") from None
         except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
+            _rollback(con)
             raise
         finally:
             con.close()
@@ -309,6 +313,14 @@ class SweepStore:
                     df.insert(i, k, v)
                 frames.append(df)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    try:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:
