@@ -375,7 +375,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_dask_scheduler_and_two_workers_match_serial(tmp_path):
+def test_dask_scheduler_and_two_workers_match_serial_with_one_killed(tmp_path):
     pytest.importorskip("distributed")
     spec = spec_from_dict(QUICK)
     run_quiet(spec, fresh(tmp_path, spec, "serial"), executor="serial")
@@ -397,13 +397,26 @@ def test_dask_scheduler_and_two_workers_match_serial(tmp_path):
 
         with Client(addr, timeout=30) as c:
             c.wait_for_workers(2, timeout=60)
-        counts = run_quiet(spec, fresh(tmp_path, spec, "dask"), executor="dask",
-                           scheduler=addr)
+        killed = []
+
+        def kill_one_worker(task, outcome):  # one worker dies mid-sweep
+            if not killed:
+                procs[1].kill()
+                killed.append(task.key)
+
+        counts = run_sweep(spec, fresh(tmp_path, spec, "dask"), executor="dask",
+                           scheduler=addr, progress=kill_one_worker)
     finally:
-        for p in procs[::-1]:
-            p.terminate()
+        for p in procs[1:]:
+            p.kill()
+        procs[0].terminate()
         for p in procs:
-            p.wait(timeout=30)
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    assert killed and procs[1].returncode == -signal.SIGKILL
     assert counts["done"] == 8 and counts["ran"] == 8
     a, b = (load(tmp_path / n).set_index("key").sort_index() for n in ("serial", "dask"))
     for col in ("rel_error", "train_error", "iterations", "stop", "success"):

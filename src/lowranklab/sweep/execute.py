@@ -189,13 +189,17 @@ def run_sweep(spec: SweepSpec, store: SweepStore, *, executor: str = "local",
                 progress(jobs[outcome["key"]].task, outcome)
 
     store.release_dead()
-    with _Heartbeat(store, owner, lease):
-        if executor == "serial":
-            _serial(store, owner, jobs, finish, batch, lease)
-        elif executor == "local":
-            _local(store, owner, jobs, finish, workers or _cpu_count(), batch, lease)
-        else:
-            _dask(store, owner, jobs, finish, workers or 2, scheduler, lease)
+    try:
+        with _Heartbeat(store, owner, lease):
+            if executor == "serial":
+                _serial(store, owner, jobs, finish, batch, lease)
+            elif executor == "local":
+                _local(store, owner, jobs, finish, workers or _cpu_count(), batch, lease)
+            else:
+                _dask(store, owner, jobs, finish, workers or 2, scheduler, lease)
+    except KeyboardInterrupt:  # wherever it landed: nothing of ours stays `running`
+        store.release_owner(owner, status="interrupted")
+        raise
     return {**store.counts(), **state}
 
 
@@ -221,22 +225,17 @@ def _claim_groups(store, owner, jobs, n, lease) -> list[list[Job]]:
 
 
 def _serial(store, owner, jobs, finish, batch, lease) -> None:
-    claimed: list[str] = []
-    try:
-        while True:
-            groups = _claim_groups(store, owner, jobs, batch, lease)
-            if not groups:
-                return
-            claimed = [j.task.key for g in groups for j in g]
-            for group in groups:
-                for outcome in execute_group(group):
-                    finish(outcome)
-                    claimed.remove(outcome["key"])
-                    if outcome["status"] == "interrupted":
-                        raise KeyboardInterrupt
-    except KeyboardInterrupt:  # the rest of the claim (finished tasks are already written)
-        store.release(owner, claimed, status="interrupted")
-        raise
+    """Claim `batch` tasks, run them here, repeat. An interrupted task ends the sweep (its
+    KeyboardInterrupt was swallowed by a solver): `run_sweep` gives the rest of the claim back."""
+    while True:
+        groups = _claim_groups(store, owner, jobs, batch, lease)
+        if not groups:
+            return
+        for group in groups:
+            for outcome in execute_group(group):
+                finish(outcome)
+                if outcome["status"] == "interrupted":
+                    raise KeyboardInterrupt
 
 
 def _local(store, owner, jobs, finish, workers, batch, lease) -> None:
@@ -280,8 +279,7 @@ def _local(store, owner, jobs, finish, workers, batch, lease) -> None:
                                                   initializer=_pool_initializer)
                 for o in outcomes:
                     finish(o)
-    except KeyboardInterrupt:
-        store.release(owner, [k for ks in inflight.values() for k in ks], status="interrupted")
+    except KeyboardInterrupt:  # run_sweep gives the tasks in flight back as interrupted
         _stop_pool(pool)
         raise
     finally:
@@ -337,9 +335,6 @@ def _dask(store, owner, jobs, finish, workers, scheduler, lease) -> None:
                     outcomes = f.result()
                 for o in outcomes:
                     finish(o)
-    except KeyboardInterrupt:
-        store.release(owner, [k for ks in inflight.values() for k in ks], status="interrupted")
-        raise
     finally:
         for f in inflight:
             f.cancel()

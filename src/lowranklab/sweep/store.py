@@ -231,6 +231,15 @@ class SweepStore:
                             "WHERE key = ? AND owner = ? AND status = 'running'",
                             ((status, k, owner) for k in keys))
 
+    def release_owner(self, owner: str, status: str = "interrupted") -> int:
+        """Give back every task `owner` still holds (a sweep stopped by Ctrl-C)."""
+        if status not in ("pending", "interrupted"):
+            raise ValueError(f"status must be pending or interrupted, got {status!r}")
+        with self._tx(immediate=True) as con:
+            return con.execute("UPDATE tasks SET status = ?, owner = NULL, lease_until = NULL "
+                               "WHERE owner = ? AND status = 'running'", (status, owner)
+                               ).rowcount
+
     def finish(self, owner: str, outcome: dict[str, Any]) -> bool:
         """Write a task's outcome: done (metrics, success, trace) or failed (error). Only the
         claim's owner writes, and a done row is never overwritten. Returns whether written."""
