@@ -20,8 +20,16 @@ import pytest
 from typer.testing import CliRunner
 
 from lowranklab.cli import app
-from lowranklab.sweep import (SpecError, StoreError, SweepStore, load, load_spec,
-                              register_batched, run_sweep, spec_from_dict)
+from lowranklab.sweep import (
+    SpecError,
+    StoreError,
+    SweepStore,
+    load,
+    load_spec,
+    register_batched,
+    run_sweep,
+    spec_from_dict,
+)
 from lowranklab.sweep import execute as ex
 from lowranklab.sweep.families import FAMILIES
 from lowranklab.sweep.plot import success_grid
@@ -115,7 +123,7 @@ def test_spec_expands_validates_and_keys_are_stable(tmp_path):
     assert spec.n_tasks == len(tasks) == 2 * 2 * 2
     assert len({t.key for t in tasks}) == 8
     assert tasks[0].params["d"] == 6 and tasks[0].params["max_iter"] == 1500
-    assert tasks[0].params["tol"] == FAMILIES["sensing"].params.model_fields["tol"].default  # defaults in
+    assert tasks[0].params["tol"] == FAMILIES["sensing"].params.model_fields["tol"].default
     again = spec_from_dict(QUICK)
     assert [t.key for t in again.tasks()] == [t.key for t in tasks]
     other = spec_from_dict({**QUICK, "params": {**QUICK["params"], "max_iter": 1501}})
@@ -562,8 +570,12 @@ def test_theory_boundaries():
 
 
 def test_min_norm_and_completion_families_run():
-    from lowranklab.sweep.families import (CompletionParams, MinNormParams, run_completion,
-                                           run_min_norm)
+    from lowranklab.sweep.families import (
+        CompletionParams,
+        MinNormParams,
+        run_completion,
+        run_min_norm,
+    )
 
     m, tr = run_min_norm(MinNormParams(d=5, m=4, p=4, max_iter=2000), seed=0)
     assert m["certified"] and m["feasibility"] < 1e-5 and len(tr) > 0

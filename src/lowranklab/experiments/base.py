@@ -107,7 +107,9 @@ class interrupt_guard:  # noqa: N801 (used as a context manager, like contextlib
             self._previous = signal.getsignal(signal.SIGINT)
             signal.signal(signal.SIGINT, self._handle)
             self._installed = True
-            _SIGINT.fired = False
+            if _SIGINT.depth == 0:
+                _SIGINT.fired = False
+            _SIGINT.depth += 1
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -119,12 +121,15 @@ class interrupt_guard:  # noqa: N801 (used as a context manager, like contextlib
         if self._installed:
             signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
             self._installed = False
-        self.fired = self.fired or _SIGINT.fired
-        _SIGINT.fired = False
+            _SIGINT.depth -= 1
+            self.fired = self.fired or _SIGINT.fired  # nested guards all see it
+            if _SIGINT.depth == 0:
+                _SIGINT.fired = False
 
 
 class _SigintState:
     fired = False
+    depth = 0  # guards active on the main thread
 
 
 _SIGINT = _SigintState()
