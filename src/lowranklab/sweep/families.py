@@ -9,8 +9,8 @@ theory boundaries its phase-transition plot can draw.
     completion  uniform entries of a d1×d2 rank-r X♮: balanced U Vᵀ GD (zhu2021, μ/4‖UᵀU −
                 VᵀV‖²_F) or Riemannian GD on M_r (hou2021); spectral initialization by default.
     min_norm    min ‖U‖²_F s.t. A(UUᵀ) = b with U ∈ R^{d×p} (eftekhari2021 (factor)), Gaussian
-                A_i and b (Sec. XII generator), the merit solvers of `solvers.merit`; success is
-                the dual certificate (4): UUᵀ solves the SDP.
+                A_i (Sec. XII generator), b planted (feasible) or Gaussian, the merit solvers of
+                `solvers.merit`; success is the dual certificate (4): UUᵀ solves the SDP.
     experiment  any registered experiment (`lowranklab experiments`): its config fields are the
                 parameters, its claims the metrics.
 
@@ -200,6 +200,9 @@ class MinNormParams(_Params):
     d: int = 8
     m: int = 12
     p: int = 4  # columns of U
+    # b = A(W Wᵀ), W ∈ R^{d×⌈d/2⌉} Gaussian: always feasible; "gaussian" (the paper's Sec. XII
+    # b ~ N(0, I)) makes the SDP infeasible for m near d(d+1)/2, which no solver can certify
+    b: Literal["planted", "gaussian"] = "planted"
     solver: Literal["merit", "merit-euler", "merit-bfgs"] = "merit-bfgs"
     gamma: float | None = None  # merit weight (default the paper's γ = 100)
     step: float | None = None
@@ -224,7 +227,7 @@ def run_min_norm(p: MinNormParams, seed: int) -> tuple[dict[str, Any], pd.DataFr
     from lowranklab.solvers import merit
 
     rng = np.random.default_rng(seed)
-    P = random_instance(p.d, p.m, rng)
+    P = random_instance(p.d, p.m, rng, b=p.b)
     U0 = rng.standard_normal((p.d, p.p))
     U0 *= p.init_norm / np.linalg.norm(U0)
     gamma = merit.PAPER_GAMMA if p.gamma is None else p.gamma
