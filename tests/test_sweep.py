@@ -363,7 +363,7 @@ def test_sigint_then_resume_never_counts_an_interrupted_task(tmp_path, executor)
 
 
 def test_two_concurrent_sweeps_divide_the_work(tmp_path):
-    spec_path = write_spec(tmp_path, {**SLOW, "params": {**SLOW["params"], "max_iter": 3000}})
+    spec_path = write_spec(tmp_path, SLOW)
     out = tmp_path / "out"
     args = ("sweep", str(spec_path), "--out", str(out), "--executor", "serial", "--resume")
     a = start_cli(*args)
