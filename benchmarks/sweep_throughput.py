@@ -5,7 +5,8 @@ on the same spec, measured in the same run:
 
 Throughput = tasks / wall time of the whole `run_sweep` (pool start-up and store writes
 included: what a user waits for). The two executors alternate, each into a fresh store, and
-the ratio is the median local throughput over the median serial one. Target (issue 17):
+the ratio is the median local throughput over the median serial one (`ratio_best`: best over
+best, the least disturbed by other processes on a shared machine). Target (issue 17):
 ≥ 1.7 on 2 cores; reported (`meets_target`), never enforced. BLAS is pinned to one thread so
 that the pool, not BLAS, is what uses the cores.
 """
@@ -27,10 +28,11 @@ from pathlib import Path  # noqa: E402
 
 TARGET = 1.7
 
-# 48 sensing tasks of 0.1–0.5 s each: GD at d = 12 below and above the sampling threshold
+# 96 sensing tasks of 0.05–0.5 s each (about 20 s serial on an idle core): GD at d = 12
+# below and above the sampling threshold; enough work that pool start-up is a small part
 DEFAULT_SPEC = {
-    "name": "bench_sensing", "family": "sensing", "seeds": {"start": 0, "stop": 4},
-    "params": {"d": 12, "r": 2, "init": "small", "max_iter": 2500},
+    "name": "bench_sensing", "family": "sensing", "seeds": {"start": 0, "stop": 8},
+    "params": {"d": 12, "r": 2, "init": "small", "max_iter": 4000},
     "grid": {"oversampling": [1.0, 1.5, 2.0, 3.0, 4.0, 6.0], "init_norm": [1e-3, 1e-2]},
     "success": "rel_error <= 1e-3",
 }
@@ -68,13 +70,15 @@ def main(argv: list[str] | None = None) -> dict:
     rec = {"spec": spec.name, "tasks": spec.n_tasks, "cores": _cpu_count(),
            "workers": args.workers or _cpu_count(), "repeats": args.repeats,
            "serial_tasks_per_s": serial, "local_tasks_per_s": local,
-           "ratio": statistics.median(local) / statistics.median(serial), "target": TARGET,
+           "ratio": statistics.median(local) / statistics.median(serial),
+           "ratio_best": max(local) / max(serial), "target": TARGET,
            "python": platform.python_version(),
            "load_avg": os.getloadavg() if hasattr(os, "getloadavg") else None}
     rec["meets_target"] = rec["ratio"] >= TARGET
     print(f"sweep {spec.name}: {spec.n_tasks} tasks; serial {statistics.median(serial):.2f} "
           f"tasks/s, local ({rec['workers']} workers) {statistics.median(local):.2f} tasks/s; "
-          f"ratio {rec['ratio']:.2f} (target >= {TARGET}); load avg {rec['load_avg']}")
+          f"ratio {rec['ratio']:.2f} (best-of {rec['ratio_best']:.2f}; target >= {TARGET}); "
+          f"load avg {rec['load_avg']}")
     if args.json:
         args.json.write_text(json.dumps(rec, indent=2))
     return rec
