@@ -47,6 +47,10 @@ QUICK = {"name": "quick", "family": "sensing", "seeds": [0, 1],
 SLOW = {"name": "slow", "family": "sensing", "seeds": {"start": 0, "stop": 4},
         "params": {"d": 10, "r": 1, "init": "small", "max_iter": 6000},
         "grid": {"oversampling": [0.5, 0.6, 0.7]}, "success": "rel_error <= 1e-3"}
+# 9 tasks of ~0.7 s each (tol = 0: every task runs its 15000 steps), so that a kill or a Ctrl-C
+# after the first task lands inside a task, even on an idle host
+SLOWER = {**SLOW, "seeds": [0, 1, 2],
+          "params": {**SLOW["params"], "max_iter": 15000, "tol": 0.0}}
 
 
 def toml(d: dict) -> str:
@@ -320,27 +324,27 @@ def test_batched_hook_receives_same_shape_groups(tmp_path):
 
 # -- processes: kills, Ctrl-C, concurrent sweeps -------------------------------------------------
 def test_sigkill_then_resume_stores_every_task_once(tmp_path):
-    spec_path = write_spec(tmp_path, SLOW)
+    spec_path = write_spec(tmp_path, SLOWER)
     out = tmp_path / "out"
     p = start_cli("sweep", str(spec_path), "--out", str(out), "--executor", "local",
                   "--workers", "2", start_new_session=True)
     try:
-        wait_for(lambda: done_count(out) >= 2 or p.poll() is not None, what="2 tasks done")
+        wait_for(lambda: done_count(out) >= 1 or p.poll() is not None, what="a task done")
     finally:
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
     c = SweepStore(out).counts()
-    assert c["done"] < 12 and c["running"] > 0  # killed mid-sweep, its claims left behind
+    assert c["done"] < 9 and c["running"] > 0  # killed mid-sweep, its claims left behind
     r = start_cli("sweep", str(spec_path), "--out", str(out), "--executor", "local",
                   "--workers", "2", "--resume")
     so, se = r.communicate(timeout=600)
     assert r.returncode == 0, se
-    assert_stored_once(out, 12)
+    assert_stored_once(out, 9)
 
 
 @pytest.mark.parametrize("executor", ["serial", "local"])
 def test_sigint_then_resume_never_counts_an_interrupted_task(tmp_path, executor):
-    spec_path = write_spec(tmp_path, SLOW)
+    spec_path = write_spec(tmp_path, SLOWER)
     out = tmp_path / "out"
     p = start_cli("sweep", str(spec_path), "--out", str(out), "--executor", executor,
                   "--workers", "2")
@@ -359,21 +363,21 @@ def test_sigint_then_resume_never_counts_an_interrupted_task(tmp_path, executor)
                   "--resume")
     so, se = r.communicate(timeout=600)
     assert r.returncode == 0, se
-    assert_stored_once(out, 12)
+    assert_stored_once(out, 9)
 
 
 def test_two_concurrent_sweeps_divide_the_work(tmp_path):
-    spec_path = write_spec(tmp_path, SLOW)
+    spec_path = write_spec(tmp_path, SLOWER)
     out = tmp_path / "out"
     args = ("sweep", str(spec_path), "--out", str(out), "--executor", "serial", "--resume")
     a = start_cli(*args)
     b = start_cli(*args)
     (ao, ae), (bo, be) = a.communicate(timeout=600), b.communicate(timeout=600)
     assert a.returncode == 0 and b.returncode == 0, ae + be
-    df = assert_stored_once(out, 12)
+    df = assert_stored_once(out, 9)
     assert (df.attempts == 1).all()  # each task ran once, in one of the two
     ran = [int(o.split(" run now")[0].split()[-1]) for o in (ao, bo)]
-    assert sum(ran) == 12 and min(ran) >= 1, (ao, bo)
+    assert sum(ran) == 9 and min(ran) >= 1, (ao, bo)
 
 
 # -- Dask ----------------------------------------------------------------------------------------
