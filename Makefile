@@ -10,7 +10,7 @@ OUT    ?= lowranklab-results
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,convex,fast,torch,sklearn,docs]'
+	$(PY) -m pip install --quiet -e '.[dev,convex,fast,torch,sklearn,docs,dask]'
 	touch $(STAMP)
 
 # Every paper's experiments at the quick size, their figures and OUT/report.html.

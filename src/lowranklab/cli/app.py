@@ -349,74 +349,62 @@ def reproduce(
 
 @app.command()
 def sweep(
-    name: str,
-    grid: Annotated[list[str] | None, typer.Option(metavar="KEY=V1,V2,...",
-                                                   help="grid axis (repeatable)")] = None,
-    seeds: Annotated[str, typer.Option(help="seeds: '0:10' or '1,5,7'")] = "0",
-    fixed: Annotated[list[str] | None, typer.Option("--set", metavar="KEY=VALUE",
-                                                    help="config value for every task")]
-        = None,
-    quick: Annotated[bool, typer.Option("--quick")] = False,
-    executor: Annotated[str, typer.Option(help="serial, processes or dask")] = "serial",
-    workers: Annotated[int, typer.Option()] = 2,
+    target: Annotated[str, typer.Argument(help="SPEC.toml, or a registered experiment name")],
+    out: Annotated[Path, typer.Option(help="sweep directory (holds sweep.sqlite)")]
+        = Path("lowranklab-results/sweep"),
+    executor: Annotated[str, typer.Option(help="serial, local (all cores) or dask")] = "local",
+    workers: Annotated[int | None, typer.Option(help="processes (default: all cores)")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler, tcp://host:port")] = None,
-    store: Annotated[Path, typer.Option(help="results store (SQLite)")]
-        = Path("lowranklab-results/sweep.sqlite"),
-    export: Annotated[Path | None, typer.Option(help="write the stored rows as Parquet")] = None,
-    force: Annotated[bool, typer.Option("--force", help="overwrite an existing --export")]
+    resume: Annotated[bool, typer.Option("--resume", help="continue (or join) the sweep in OUT")]
         = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="rerun failed tasks")]
+        = False,
+    export: Annotated[Path | None, typer.Option(help="write one row per task as Parquet")]
+        = None,
+    grid: Annotated[list[str] | None, typer.Option(help="key=v1,v2,... (repeatable)")] = None,
+    seeds: Annotated[str | None, typer.Option(help="seeds: '0:10' or '1,5,7'")] = None,
+    fixed: Annotated[list[str] | None, typer.Option("--set", help="param key=value")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="an experiment's quick size")] = False,
 ) -> None:
-    """Run experiment NAME over a grid of configs × seeds; resumes from the store."""
-    from pydantic import ValidationError
-
-    from lowranklab.cli import checks
-    from lowranklab.cli.experiments import check_config, format_validation_error, parse_sets
-    from lowranklab.experiments import get
-    from lowranklab.sweep import ResultStore, expand, parse_values, run_sweep
+    """Run a sweep (TOML spec, or an experiment over --grid × --seeds) into OUT; resumable."""
+    from lowranklab.sweep.commands import UsageError, sweep_command
 
     try:
-        exp = get(name)
-        g = {}
-        for item in grid or []:
-            if "=" not in item:
-                raise ValueError(f"--grid expects key=v1,v2,...; got {item!r}")
-            k, v = item.split("=", 1)
-            g[k.strip()] = parse_values(v)
-        fixed_cfg = parse_sets(fixed or [])
-        unknown = (set(g) | set(fixed_cfg)) - set(exp.config.model_fields)
-        if unknown:
-            raise ValueError(f"{name} has no config field(s) {sorted(unknown)}")
-        seed_list = parse_values(seeds)
-        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                   for s in seed_list):
-            raise ValueError(f"--seeds must be integers >= 0 ('0:10' or '1,5,7'), got {seeds!r}")
-        if executor not in ("serial", "processes", "dask"):
-            raise ValueError(f"--executor must be serial, processes or dask, got {executor!r}")
-        if workers < 1:
-            raise ValueError(f"--workers must be >= 1, got {workers}")
-        tasks = expand(name, g, seed_list, quick=quick, fixed=fixed_cfg)
-        for t in tasks:  # every config valid before the first task runs
-            check_config(name, quick=quick, seed=None, overrides=t.config)
-        if store.exists() and not store.is_file():
-            raise ValueError(f"--store: {store} is not a file")
-        checks.output_dir(store.parent, option="--store")
-        if export is not None:
-            checks.output_file(export, inputs=(store,), force=force, option="--export")
-        st = ResultStore(store)
-        counts = run_sweep(tasks, st, executor=executor, workers=workers, scheduler=scheduler)
-    except ValidationError as e:
-        fail(format_validation_error(e))
-    except (ValueError, ImportError, OSError) as e:
+        code = sweep_command(target, out=out, executor=executor, workers=workers,
+                             scheduler=scheduler, resume=resume, retry_failed=retry_failed,
+                             export=export, grid=grid or [], seeds=seeds, sets=fixed or [],
+                             quick=quick, echo=typer.echo)
+    except UsageError as e:
         fail(str(e))
-    typer.echo(f"{counts['run']} run, {counts['skipped']} already stored, {counts['failed']} "
-               f"failed, of {counts['total']} tasks; store: {store} ({len(st)} rows)")
-    if export is not None:
-        from lowranklab.atomic import write_parquet
+    raise typer.Exit(code)
 
-        write_parquet(st.to_frame(), export)
-        typer.echo(f"wrote {export}")
-    if counts["failed"]:
-        raise typer.Exit(1)
+
+@app.command("sweep-status")
+def sweep_status(directory: Annotated[Path, typer.Argument(help="sweep directory")]) -> None:
+    """Print the done / failed / interrupted / pending counts of the sweep in DIRECTORY."""
+    from lowranklab.sweep.commands import UsageError, status_command
+
+    try:
+        status_command(directory, echo=typer.echo)
+    except UsageError as e:
+        fail(str(e))
+
+
+@app.command("sweep-plot")
+def sweep_plot(
+    directory: Annotated[Path, typer.Argument(help="sweep directory")],
+    x: Annotated[str, typer.Option("--x", help="grid axis on the horizontal")],
+    y: Annotated[str, typer.Option("--y", help="grid axis on the vertical")],
+    boundary: Annotated[str | None, typer.Option(help="theory boundary, e.g. dof")] = None,
+    out: Annotated[Path | None, typer.Option(help="figure file (.png/.pdf/.svg)")] = None,
+) -> None:
+    """Draw the success probability over two grid axes (phase transition) of a sweep."""
+    from lowranklab.sweep.commands import UsageError, plot_command
+
+    try:
+        plot_command(directory, x, y, boundary, out, echo=typer.echo)
+    except UsageError as e:
+        fail(str(e))
 
 
 @app.command()

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import math
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -196,6 +198,8 @@ class Context:
         total = total if total is not None else (len(items) if hasattr(items, "__len__")
                                                  else None)
         for i, item in enumerate(items):
+            if _SIGINT.fired:  # a solver swallowed Ctrl-C: stop before the next item
+                raise KeyboardInterrupt
             now = time.monotonic()
             if self.verbose and (i == 0 or now - self._last > 1.0 or
                                  (total is not None and i == total - 1)):
@@ -207,6 +211,58 @@ class Context:
     def log(self, message: str) -> None:
         if self.verbose:
             print(f"[{self.name}] {message}", file=sys.stderr, flush=True)
+
+
+class interrupt_guard:  # noqa: N801 (used as a context manager, like contextlib's)
+    """Record Ctrl-C during an experiment, so a run that a solver cut short (the solvers catch
+    KeyboardInterrupt and return `interrupted`) is never taken for a finished one.
+
+        with interrupt_guard() as g:
+            tables = exp.run(cfg, ctx)
+        if g.fired: ...  # do not store, do not evaluate claims
+
+    While active, SIGINT sets `fired` and raises KeyboardInterrupt as usual, and
+    `Context.progress` raises again at the next item. Off the main thread (e.g. a Dask
+    worker thread) signals cannot be caught; the guard then only reports `fired = False`.
+    """
+
+    def __init__(self) -> None:
+        self.fired = False
+        self._previous = None
+        self._installed = False
+
+    def __enter__(self) -> interrupt_guard:
+        self.fired = False
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+            if _SIGINT.depth == 0:
+                _SIGINT.fired = False
+            _SIGINT.depth += 1
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.fired = True
+        _SIGINT.fired = True
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+            self._installed = False
+            _SIGINT.depth -= 1
+            self.fired = self.fired or _SIGINT.fired  # nested guards all see it
+            if _SIGINT.depth == 0:
+                _SIGINT.fired = False
+
+
+class _SigintState:
+    fired = False
+    depth = 0  # guards active on the main thread
+
+
+_SIGINT = _SigintState()
 
 
 @dataclass

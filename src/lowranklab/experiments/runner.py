@@ -32,7 +32,12 @@ import pandas as pd
 
 from lowranklab.atomic import save_figure, write_parquet, write_text
 from lowranklab.experiments import get
-from lowranklab.experiments.base import Context, Experiment, ExperimentConfig
+from lowranklab.experiments.base import (
+    Context,
+    Experiment,
+    ExperimentConfig,
+    interrupt_guard,
+)
 
 DEFAULT_OUT = Path("lowranklab-results")
 
@@ -81,7 +86,10 @@ def run_experiment(
         return summary
     ctx.log(f"running ({'quick' if quick else 'full'} size, seed {cfg.seed}) -> {d}")
     t0 = time.perf_counter()
-    tables = exp.run(cfg, ctx)
+    with interrupt_guard() as guard:
+        tables = exp.run(cfg, ctx)
+    if guard.fired:  # a solver returned `interrupted`: neither store nor judge the claims
+        raise KeyboardInterrupt
     elapsed = time.perf_counter() - t0
     _store(exp, tables, cfg, quick, d)
     summary = _summarize(exp, tables, cfg, quick, elapsed, key)

@@ -1,8 +1,10 @@
-"""Parameter sweeps: grids of configs × seeds, executors (serial, processes, Dask), and a
-durable embedded results store that resumes where a killed sweep stopped."""
+"""Sweeps: TOML specs over problem families and solvers (spec.py, families.py), executors
+(serial, local processes, Dask; execute.py), a store that never lies (store.py), tidy results
+(`load`) and phase-transition plots (plot.py)."""
 
-from lowranklab.sweep.execute import run_sweep, run_task
-from lowranklab.sweep.grid import Task, expand, parse_values
-from lowranklab.sweep.store import ResultStore
+from lowranklab.sweep.execute import register_batched, run_sweep
+from lowranklab.sweep.spec import SpecError, SweepSpec, Task, load_spec, spec_from_dict
+from lowranklab.sweep.store import StoreError, SweepStore, load
 
-__all__ = ["Task", "expand", "parse_values", "ResultStore", "run_sweep", "run_task"]
+__all__ = ["SpecError", "StoreError", "SweepSpec", "SweepStore", "Task", "load", "load_spec",
+           "register_batched", "run_sweep", "spec_from_dict"]
