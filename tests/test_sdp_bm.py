@@ -217,3 +217,13 @@ def test_peer_benchmark_records_at_a_small_size():
         assert r["ours_reached"] and r["ours_extra"]["certified"] and r["reference_reached"]
         assert r["ours_final"] <= TOL and r["ours_extra"]["feasibility"] <= TOL
         assert r["opt_lower"] <= r["opt"] * (1 + 1e-12) and r["opt"] - r["opt_lower"] <= 1e-6
+
+
+def test_callbacks_see_every_inner_iteration_numbered_across_inner_solves(rng):
+    P = random_instance(10, 20, rng)
+    seen = []
+    res = sdp_bm(P, callbacks=[lambda st: seen.append(st.iteration)])
+    assert res.converged and res.counts["outer"] > 1
+    assert seen == list(range(res.iterations))  # one call per inner step, no gaps or repeats
+    capped = sdp_bm(P, max_iter=7)
+    assert capped.stop is StopCode.MAX_ITER and capped.iterations == 7
