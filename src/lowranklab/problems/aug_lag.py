@@ -111,6 +111,15 @@ class AugmentedLagrangian(Loss):
             return X.L
         return None
 
+    @staticmethod
+    def _is_cross(X, U: np.ndarray, D: np.ndarray) -> bool:
+        """X = LowRank([U, Ξ], [Ξ, U]) = UΞᵀ + ΞUᵀ (SymmetricFactor's line)."""
+        p = U.shape[1]
+        return (isinstance(X, LowRank) and X.L.shape == (U.shape[0], 2 * p)
+                and X.R.shape == X.L.shape and np.array_equal(X.L[:, :p], U)
+                and np.array_equal(X.L[:, p:], D) and np.array_equal(X.R[:, :p], D)
+                and np.array_equal(X.R[:, p:], U))
+
     def forget(self) -> None:
         """Drop the memoised residuals: the next one is computed exactly."""
         self._memo = None
@@ -192,20 +201,28 @@ class AugmentedLagrangian(Loss):
         r(s) = Σ_j s^j r_j (r₀ = A(X₀) − b, r_j = A(X_j)),
         c_k = ⟨C, X_k⟩ − yᵀr_k + σ/2 Σ_{i+j=k} ⟨r_i, r_j⟩. One pass over A per j ≥ 1."""
         n = len(Xs)
+        U0, D = self._sym_factor(Xs[0]), self._sym_factor(Xs[-1])
+        uu_line = (n == 3 and U0 is not None and D is not None  # [UUᵀ, UΞᵀ + ΞUᵀ, ΞΞᵀ]
+                   and self._is_cross(Xs[1], U0, D))
         r = [self.residual(Xs[0])] + [None] * (n - 1)
         for j in range(1, n):
             U = self._sym_factor(Xs[j])
-            D = U @ U.T if U is not None else (
-                Xs[j].dense() if isinstance(Xs[j], LowRank) else np.asarray(Xs[j], float))
-            r[j] = self._forward_sym(D, symmetric=U is not None)
+            if U is not None:
+                Xj, sym = U @ U.T, True
+            elif uu_line:  # X₁ = M + Mᵀ, M = UΞᵀ: half the product of the factored form
+                M = U0 @ D.T
+                Xj, sym = M + M.T, True
+            else:
+                Xj = Xs[j].dense() if isinstance(Xs[j], LowRank) else np.asarray(Xs[j], float)
+                sym = False
+            r[j] = self._forward_sym(Xj, symmetric=sym)
         c = np.zeros(2 * n - 1)
         for i in range(n):
             c[i] += self.objective(Xs[i]) - float(self.y @ r[i])
             for j in range(i, n):
                 v = float(r[i] @ r[j])
                 c[i + j] += 0.5 * self.sigma * (v if i == j else 2.0 * v)
-        U0, D = self._sym_factor(Xs[0]), self._sym_factor(Xs[-1])
-        self._line = (U0, D, r) if n == 3 and U0 is not None and D is not None else None
+        self._line = (U0, D, r) if uu_line else None
         return c
 
     def line_point(self, s: float) -> None:

@@ -225,15 +225,40 @@ def line_minimizer(objective, theta: np.ndarray, xi: np.ndarray, e) -> float:
         c = np.pad(c, (0, m - c.size)) + np.pad(reg, (0, m - reg.size))
     # p(s) = Σ c_k s^k with s = −t: q(t) = Σ c_k (−t)^k
     q = c * (-1.0) ** np.arange(c.size)
-    dq = np.polynomial.polynomial.polyder(q)
-    roots = np.polynomial.polynomial.polyroots(dq) if np.any(dq[1:]) else np.array([])
-    cands = [t.real for t in np.atleast_1d(roots) if abs(t.imag) <= 1e-8 * max(abs(t), 1.0)
-             and t.real > 0]
-    if not cands:
+    dq = np.arange(1, q.size) * q[1:]  # q'(t)
+    roots = _poly_roots(dq) if np.any(dq[1:]) else np.array([])
+    roots = np.atleast_1d(roots)
+    x = roots.real[(np.abs(roots.imag) <= 1e-8 * np.maximum(np.abs(roots), 1.0))
+                   & (roots.real > 0)]
+    if not x.size:
         return 0.0
     # compare q(t) − q(0): a large F(θ) would swamp the decrease in the last digits
-    vals = np.polynomial.polynomial.polyval(np.array(cands), np.concatenate([[0.0], q[1:]]))
-    return float(cands[int(np.argmin(vals))])
+    vals = q[-1] + 0.0 * x  # Horner
+    for a in q[-2:0:-1]:
+        vals = a + vals * x
+    vals = vals * x
+    return float(x[int(np.argmin(vals))])
+
+
+def _poly_roots(c: np.ndarray) -> np.ndarray:
+    """The roots of Σ_k c_k t^k: `numpy.polynomial.polynomial.polyroots` (the eigenvalues of
+    the companion matrix, sorted) without its series handling, which cost 4× the eigenvalue
+    solve of the 3×3 companion matrix in every exact line search."""
+    n = c.size
+    while n > 1 and c[n - 1] == 0:
+        n -= 1
+    c = c[:n]
+    if n < 2:
+        return np.array([], dtype=c.dtype)
+    if n == 2:
+        return np.array([-c[0] / c[1]])
+    k = n - 1
+    mat = np.zeros((k, k), dtype=c.dtype)
+    mat.reshape(-1)[k::k + 1] = 1.0
+    mat[:, -1] -= c[:-1] / c[-1]
+    r = np.linalg.eigvals(mat)
+    r.sort()
+    return r
 
 
 def _least_squares_line(loss, Xs) -> np.ndarray:
