@@ -115,10 +115,10 @@ class AugmentedLagrangian(Loss):
     def _is_cross(X, U: np.ndarray, D: np.ndarray) -> bool:
         """X = LowRank([U, Ξ], [Ξ, U]) = UΞᵀ + ΞUᵀ (SymmetricFactor's line)."""
         p = U.shape[1]
-        return (isinstance(X, LowRank) and X.L.shape == (U.shape[0], 2 * p)
-                and X.R.shape == X.L.shape and np.array_equal(X.L[:, :p], U)
-                and np.array_equal(X.L[:, p:], D) and np.array_equal(X.R[:, :p], D)
-                and np.array_equal(X.R[:, p:], U))
+        return bool(isinstance(X, LowRank) and X.L.shape == (U.shape[0], 2 * p)
+                    and X.R.shape == X.L.shape and (X.L[:, :p] == U).all()
+                    and (X.L[:, p:] == D).all() and (X.R[:, :p] == D).all()
+                    and (X.R[:, p:] == U).all())
 
     def forget(self) -> None:
         """Drop the memoised residuals: the next one is computed exactly."""
@@ -131,7 +131,7 @@ class AugmentedLagrangian(Loss):
         U = self._sym_factor(X)
         if U is not None:
             memo = self._memo
-            if memo is not None and memo[0].shape == U.shape and np.array_equal(memo[0], U):
+            if memo is not None and memo[0].shape == U.shape and (memo[0] == U).all():
                 return memo[1].copy()
             r = self._forward_sym(U @ U.T, symmetric=True) - self.b
             self._memo = (U.copy(), r.copy())
