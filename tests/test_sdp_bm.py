@@ -8,35 +8,12 @@ import pytest
 from lowranklab.lowrank import as_dense
 from lowranklab.problems.min_norm_instances import planted_certificate_instance, random_instance
 from lowranklab.solvers.result import StopCode
-from lowranklab.solvers.sdp_bm import (
-    _LBFGS,
-    PackedSymmetricOperator,
-    _quartic_step,
-    augmented_lagrangian,
-    default_rank,
-    sdp_bm,
-)
+from lowranklab.solvers.sdp_bm import augmented_lagrangian, default_rank, sdp_bm
 
 
 def _cost(d: int, rng: np.random.Generator) -> np.ndarray:
     G = rng.standard_normal((d, d))
     return np.eye(d) + G @ G.T / d  # symmetric positive definite: the SDP is bounded
-
-
-def test_packed_operator_matches_full_and_adjoint_identity(rng):
-    P = random_instance(7, 11, rng)
-    op = PackedSymmetricOperator(P)
-    M = rng.standard_normal((7, 7))
-    X = M + M.T
-    z = rng.standard_normal(11)
-    np.testing.assert_allclose(op.forward(X), P.forward(X), rtol=1e-13, atol=1e-12)
-    np.testing.assert_allclose(op.adjoint(z), P.adjoint(z), rtol=1e-13, atol=1e-12)
-    assert np.allclose(op.adjoint(z), op.adjoint(z).T)
-    # ⟨A(X), z⟩ = ⟨X, A*(z)⟩
-    assert abs(op.forward(X) @ z - np.sum(X * op.adjoint(z))) <= 1e-10 * np.abs(X).sum()
-    a1, a2 = op.forward2(X, X @ X)
-    np.testing.assert_allclose(a1, P.forward(X), rtol=1e-13, atol=1e-12)
-    np.testing.assert_allclose(a2, P.forward(X @ X), rtol=1e-13, atol=1e-11)
 
 
 @pytest.mark.parametrize("with_cost", [False, True])
@@ -63,48 +40,6 @@ def test_augmented_lagrangian_is_twice_eftekhari_l_gamma(rng):
     val, G = augmented_lagrangian(P, U, y, 0.3)
     assert val == pytest.approx(2 * P.aug_lagrangian(U, y, 0.6), rel=1e-12)
     np.testing.assert_allclose(G, 2 * P.aug_lagrangian_grad(U, y, 0.6), rtol=1e-11, atol=1e-11)
-
-
-def test_quartic_step_is_the_exact_minimiser_on_a_grid(rng):
-    coef = np.array([3.0, -2.0, -1.5, 0.2, 0.4])  # φ'(0) = −2 < 0
-    t = _quartic_step(coef)
-    grid = np.linspace(0, 5, 200_001)
-    vals = np.polynomial.polynomial.polyval(grid, coef)
-    assert t > 0
-    assert np.polynomial.polynomial.polyval(t, coef) <= vals.min() + 1e-12
-    assert _quartic_step(np.array([1.0, 1.0, 1.0, 0.0, 1.0])) == 0.0  # no descent direction
-    # the decrease is compared without φ(0), which can be far above it in magnitude
-    assert _quartic_step((1e20, -1.0, 1.0, 0.0, 0.0)) == pytest.approx(0.5)
-    for c in rng.standard_normal((200, 5)):
-        c[1], c[4] = -abs(c[1]), abs(c[4])  # φ'(0) < 0, φ → ∞
-        t = _quartic_step(c)
-        grid = np.linspace(0, 50, 100_001)
-        assert np.polynomial.polynomial.polyval(t, c) <= np.polynomial.polynomial.polyval(
-            grid, c).min() + 1e-9
-
-
-def test_lbfgs_direction_matches_the_two_loop_recursion(rng):
-    n, size = 30, 5
-    H = rng.standard_normal((n, n))
-    H = H @ H.T + np.eye(n)
-    mem = _LBFGS(n, size)
-    pairs = []
-    for _ in range(8):
-        s = rng.standard_normal(n)
-        mem.push(s, H @ s)
-        pairs.append((s, H @ s))
-    pairs = pairs[-size:]
-    g = rng.standard_normal(n)
-    q, alphas = g.copy(), []
-    for s, y in reversed(pairs):  # Nocedal & Wright, Algorithm 7.4, written out
-        alphas.append((s @ q) / (s @ y))
-        q -= alphas[-1] * y
-    q *= (pairs[-1][0] @ pairs[-1][1]) / (pairs[-1][1] @ pairs[-1][1])
-    for (s, y), a in zip(pairs, reversed(alphas), strict=True):
-        q += (a - (y @ q) / (s @ y)) * s
-    np.testing.assert_allclose(mem.direction(g), -q, rtol=1e-10, atol=1e-12)
-    mem.push(np.ones(n), -np.ones(n))  # negative curvature: not stored
-    np.testing.assert_allclose(mem.direction(g), -q, rtol=1e-10, atol=1e-12)
 
 
 def test_default_rank_is_pataki_plus_one():
@@ -282,3 +217,13 @@ def test_peer_benchmark_records_at_a_small_size():
         assert r["ours_reached"] and r["ours_extra"]["certified"] and r["reference_reached"]
         assert r["ours_final"] <= TOL and r["ours_extra"]["feasibility"] <= TOL
         assert r["opt_lower"] <= r["opt"] * (1 + 1e-12) and r["opt"] - r["opt_lower"] <= 1e-6
+
+
+def test_callbacks_see_every_inner_iteration_numbered_across_inner_solves(rng):
+    P = random_instance(10, 20, rng)
+    seen = []
+    res = sdp_bm(P, callbacks=[lambda st: seen.append(st.iteration)])
+    assert res.converged and res.counts["outer"] > 1
+    assert seen == list(range(res.iterations))  # one call per inner step, no gaps or repeats
+    capped = sdp_bm(P, max_iter=7)
+    assert capped.stop is StopCode.MAX_ITER and capped.iterations == 7

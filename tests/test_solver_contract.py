@@ -25,6 +25,7 @@ from lowranklab.solvers.merit import algorithm1, feasibility_gd, merit_bfgs, mer
 from lowranklab.solvers.noisy import noisy_gradient_descent, perturbed_gradient_descent
 from lowranklab.solvers.restart import restart_gd
 from lowranklab.solvers.riemannian import initial_point, riemannian_gradient_descent
+from lowranklab.solvers.sdp_bm import sdp_bm
 from lowranklab.solvers.sensing_gd import sensing_gd, sensing_objective
 from lowranklab.solvers.step import default_step
 
@@ -153,6 +154,13 @@ def _deep(seed=0, step=None, **kw):
                    max_iter=kw.pop("max_iter", 20_000), **kw)
 
 
+def _sdp_bm(seed=0, step=None, **kw):
+    """The SDP min tr X s.t. A(X) = b, X ⪰ 0 (d = 8, m = 16) from the seeded start; it picks
+    its own steps (L-BFGS with the exact line search) and stops on its dual certificate."""
+    P = random_instance(8, 16, np.random.default_rng(seed))
+    return sdp_bm(P, seed=seed, max_iter=kw.pop("max_iter", 100_000), **kw)
+
+
 SOLVERS = {
     "gd": _gd("constant"), "gd-armijo": _gd("armijo"), "gd-exact": _gd("exact"),
     "scaled-gd": _gd("scaled"), "cg": _gd("cg"), "rcg": _rcg, "noisy-gd": _noisy,
@@ -160,14 +168,14 @@ SOLVERS = {
     "sensing_gd": _ez, "restart_gd": _restart,
     "algorithm1": _min_norm(algorithm1), "merit_euler": _min_norm(merit_euler),
     "feasibility_gd": _min_norm(feasibility_gd), "merit_bfgs": _bfgs,
-    "glrl": _glrl, "descend": _descend, "deep_gd": _deep,
+    "glrl": _glrl, "descend": _descend, "deep_gd": _deep, "sdp_bm": _sdp_bm,
 }
-# oversized steps (each ≫ 2/L for its problem); merit_bfgs picks its own steps (L-BFGS)
+# oversized steps (each ≫ 2/L for its problem); merit_bfgs and sdp_bm pick their own steps
 BIG_STEP = {"gd": 10.0, "gd-armijo": None, "gd-exact": None, "scaled-gd": None, "cg": None,
             "rcg": 1e3,
             "noisy-gd": 10.0, "perturbed-gd": 10.0, "rgd": 1e3, "sensing_gd": 10.0,
             "restart_gd": 10.0, "algorithm1": 1.0, "merit_euler": 1.0, "feasibility_gd": 1.0,
-            "merit_bfgs": None, "glrl": 1e3, "descend": 1e3, "deep_gd": 1e2}
+            "merit_bfgs": None, "sdp_bm": None, "glrl": 1e3, "descend": 1e3, "deep_gd": 1e2}
 # a solved problem under default settings: every solver converges, except noisy GD with
 # constant noise, which hovers at its noise floor by design (Ge et al. 2015; zhu2021 e5)
 NO_DEFAULT_CONVERGENCE = {"noisy-gd"}

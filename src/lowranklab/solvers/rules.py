@@ -17,6 +17,8 @@ preconditioner (`ScaledGD`) or noise (`Noisy`) changes it; every rule works on b
 - `Noisy(base, noise, rng)`: ξ = ∇F + ε·u, u uniform on the unit sphere (Ge et al. 2015).
 - `ScaledGD(base)`: ξ_U = ∇_U F (VᵀV)⁻¹, ξ_V = ∇_V F (UᵀU)⁻¹ (Tong, Ma & Chi 2021; UUᵀ:
   ξ = ∇_U F (UᵀU)⁻¹), with any of the step rules above choosing t along ξ.
+- `LBFGS(base, memory=m)`: ξ = H∇F by the L-BFGS two-loop recursion (Nocedal & Wright,
+  Algorithm 7.4), t chosen by `base` (`Exact()`: SDPLR's inner solve, `solvers/sdp_bm.py`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.linalg.lapack import dtrtrs
 
 from lowranklab.backend import is_torch, to_like, vdot
 from lowranklab.problems.loss import LeastSquares
+from lowranklab.solvers.result import StopCode
 
 
 def _positive(name: str, v) -> float:
@@ -167,9 +171,11 @@ class Exact(Rule):
     def start(self, ctx) -> float:
         space = ctx.space
         if not getattr(space, "manifold", False):
-            if not isinstance(space.loss, LeastSquares):
-                raise ValueError("the exact line search needs a least-squares loss on a factor "
-                                 "model (or the fixed-rank manifold)")
+            if not (isinstance(space.loss, LeastSquares)
+                    or hasattr(space.loss, "line_polynomial")):
+                raise ValueError("the exact line search needs a least-squares loss (or one "
+                                 "with a line_polynomial) on a factor model (or the fixed-rank "
+                                 "manifold)")
             if not hasattr(space.model, "line"):
                 raise ValueError(f"the exact line search is not available for "
                                  f"{type(space.model).__name__}")
@@ -184,6 +190,9 @@ class Exact(Rule):
             t = self.scale * slope / curv if curv > 0 else self.scale
         else:
             t = self.scale * line_minimizer(space.objective, ctx.x, xi, ctx.e)
+            note = getattr(space.loss, "line_point", None)
+            if note is not None:  # the loss keeps its polynomial residual at the new point
+                note(-t)
         self.t = t
         return self._move(ctx, xi, t)
 
@@ -198,9 +207,62 @@ def line_minimizer(objective, theta: np.ndarray, xi: np.ndarray, e) -> float:
     r(t) = (A(X₀) − b) + Σ_{j≥1} (−t)^j A(X_j) and f = (scale/2)‖r(t)‖² has coefficients
     c_{i+j} = Σ ⟨r_i, r_j⟩; the regularizer's own polynomial (`reg_line`) is added. The
     minimizer is the best real non-negative root of p'(t) (p of degree ≤ 8 here).
+
+    A loss with `line_polynomial(Xs)` gives its own coefficients in s (e.g. the augmented
+    Lagrangian of `problems/aug_lag.py`: the residual polynomial plus the linear term
+    ⟨C, X(s)⟩).
     """
     loss, model = objective.loss, objective.model
     Xs = model.line(theta, xi)  # X(θ + sξ) = Σ_j s^j X_j, s = −t
+    own = getattr(loss, "line_polynomial", None)
+    if own is not None:
+        c = np.asarray(own(Xs), dtype=float)
+    else:
+        c = _least_squares_line(loss, Xs)
+    reg = model.reg_line(theta, xi)
+    if reg is not None:
+        m = max(c.size, reg.size)
+        c = np.pad(c, (0, m - c.size)) + np.pad(reg, (0, m - reg.size))
+    # p(s) = Σ c_k s^k with s = −t: q(t) = Σ c_k (−t)^k
+    q = c * (-1.0) ** np.arange(c.size)
+    dq = np.arange(1, q.size) * q[1:]  # q'(t)
+    roots = _poly_roots(dq) if np.any(dq[1:]) else np.array([])
+    roots = np.atleast_1d(roots)
+    x = roots.real[(np.abs(roots.imag) <= 1e-8 * np.maximum(np.abs(roots), 1.0))
+                   & (roots.real > 0)]
+    if not x.size:
+        return 0.0
+    # compare q(t) − q(0): a large F(θ) would swamp the decrease in the last digits
+    vals = q[-1] + 0.0 * x  # Horner
+    for a in q[-2:0:-1]:
+        vals = a + vals * x
+    vals = vals * x
+    return float(x[int(np.argmin(vals))])
+
+
+def _poly_roots(c: np.ndarray) -> np.ndarray:
+    """The roots of Σ_k c_k t^k: `numpy.polynomial.polynomial.polyroots` (the eigenvalues of
+    the companion matrix, sorted) without its series handling, which cost 4× the eigenvalue
+    solve of the 3×3 companion matrix in every exact line search."""
+    n = c.size
+    while n > 1 and c[n - 1] == 0:
+        n -= 1
+    c = c[:n]
+    if n < 2:
+        return np.array([], dtype=c.dtype)
+    if n == 2:
+        return np.array([-c[0] / c[1]])
+    k = n - 1
+    mat = np.zeros((k, k), dtype=c.dtype)
+    mat.reshape(-1)[k::k + 1] = 1.0
+    mat[:, -1] -= c[:-1] / c[-1]
+    r = np.linalg.eigvals(mat)
+    r.sort()
+    return r
+
+
+def _least_squares_line(loss, Xs) -> np.ndarray:
+    """Coefficients of (scale/2)‖r(s)‖², r(s) = (A(X₀) − b) + Σ_{j≥1} s^j A(X_j)."""
     op = loss.op
     r = [None] * len(Xs)
     r[0] = loss.residual(Xs[0])
@@ -213,20 +275,7 @@ def line_minimizer(objective, theta: np.ndarray, xi: np.ndarray, e) -> float:
             v = vdot(r[i], r[j])
             c[i + j] += v if i == j else 2.0 * v
     c *= 0.5 * loss.scale
-    reg = model.reg_line(theta, xi)
-    if reg is not None:
-        m = max(c.size, reg.size)
-        c = np.pad(c, (0, m - c.size)) + np.pad(reg, (0, m - reg.size))
-    # p(s) = Σ c_k s^k with s = −t: q(t) = Σ c_k (−t)^k
-    q = c * (-1.0) ** np.arange(c.size)
-    dq = np.polynomial.polynomial.polyder(q)
-    roots = np.polynomial.polynomial.polyroots(dq) if np.any(dq[1:]) else np.array([])
-    cands = [t.real for t in np.atleast_1d(roots) if abs(t.imag) <= 1e-8 * max(abs(t), 1.0)
-             and t.real > 0]
-    if not cands:
-        return 0.0
-    vals = np.polynomial.polynomial.polyval(np.array(cands), q)
-    return float(cands[int(np.argmin(vals))])
+    return c
 
 
 class RMSprop(Rule):
@@ -373,6 +422,104 @@ class ConjugateGradient(_Wrapped):
                 xi = g
         self.prev = (ctx.x, g, xi)
         return xi
+
+class LBFGS(_Wrapped):
+    """Limited-memory BFGS directions ξ_k = H_k ∇F(θ_k) on the flat space, the step t along
+    −ξ_k chosen by `base` (e.g. `Exact()`, SDPLR's exact line search; Burer & Monteiro 2003,
+    Sec. 5). H_k is the two-loop recursion (Nocedal & Wright, Algorithm 7.4) over the last
+    `memory` pairs s_i = θ_{i+1} − θ_i, y_i = ∇F(θ_{i+1}) − ∇F(θ_i) with s_iᵀy_i > 0 (others
+    are skipped), H⁰ = γI with γ = sᵀy/yᵀy of the newest pair (Nocedal & Wright eq. (7.20)).
+    The recursion is written with the k×k matrix SYᵀ (SY[i, j] = s_iᵀy_j): each scalar loop
+    is a triangular solve and the n-vector work is four GEMVs, Sg, Yq, Yᵀα and Sᵀ(α − β).
+
+    When ξ is not a descent direction (⟨∇F, ξ⟩ ≤ 0), or the base takes no step along it
+    (t = 0), the memory is cleared and the next direction is the gradient; t = 0 along the
+    gradient itself ends the run (`stalled`: no decrease in floating point). Memory starts
+    empty at every run. NumPy only."""
+
+    name = "lbfgs"
+
+    def __init__(self, base: Rule, *, memory: int = 10) -> None:
+        super().__init__(base)
+        if isinstance(memory, bool) or int(memory) != memory or memory < 1:
+            raise ValueError(f"memory must be a positive integer, got {memory!r}")
+        self.memory = int(memory)
+        self._S = self._Y = None
+        self.k = 0
+        self._lower = [np.tri(j, j, -1) for j in range(self.memory + 1)]
+
+    def clear(self) -> None:
+        self.k = 0
+
+    def start(self, ctx) -> float:
+        if getattr(ctx.space, "manifold", False):
+            raise ValueError("L-BFGS runs on the flat space (an Objective)")
+        x = ctx.space.flat(ctx.x)
+        if is_torch(x):
+            raise TypeError("the L-BFGS rule runs on NumPy arrays only")
+        n = x.size
+        self._S, self._Y = np.empty((self.memory, n)), np.empty((self.memory, n))
+        self.clear()
+        return self.base.start(ctx)
+
+    def push(self, s: np.ndarray, y: np.ndarray) -> bool:
+        """Store the pair (s, y) when sᵀy > 1e-12·yᵀy (the curvature condition); the oldest
+        pair drops out of a full memory. Returns whether it was stored."""
+        sy = float(np.vdot(s, y))
+        if not sy > 1e-12 * float(np.vdot(y, y)):
+            return False
+        if self.k == self.memory:
+            self._S[:-1] = self._S[1:]
+            self._Y[:-1] = self._Y[1:]
+            self.k -= 1
+        self._S[self.k] = s.ravel()
+        self._Y[self.k] = y.ravel()
+        self.k += 1
+        return True
+
+    def apply(self, g: np.ndarray) -> np.ndarray:
+        """H g (two-loop recursion; g itself with an empty memory)."""
+        k = self.k
+        if k == 0:
+            return g
+        S, Y = self._S[:k], self._Y[:k]
+        SY = S @ Y.T  # its diagonal is 1/ρ_i
+        # first loop, α_i = ρ_i s_iᵀ(g − Σ_{j>i} α_j y_j):  triu(SY) α = S g
+        alpha = dtrtrs(SY, S @ g, lower=0)[0]
+        gamma = SY[k - 1, k - 1] / float(np.vdot(Y[-1], Y[-1]))
+        q = gamma * (g - alpha @ Y)
+        # second loop, β_i = ρ_i y_iᵀ(q + Σ_{j<i} (α_j − β_j) s_j):
+        # tril(SYᵀ) β = Y q + tril(SYᵀ, −1) α
+        L = SY.T
+        beta = dtrtrs(L, Y @ q + (L * self._lower[k]) @ alpha, lower=1)[0]
+        return q + (alpha - beta) @ S
+
+    def direction(self, ctx):
+        g = ctx.e.grad
+        xi = self.apply(g)
+        if self.k and not vdot(g, xi) > 0:
+            self.clear()
+            return g
+        return xi
+
+    def step(self, ctx):
+        x0, g0, had_memory = ctx.x, ctx.e.grad, self.k > 0
+        x_new, e_new, t = self.base.step(ctx)
+        self.last_direction = self.base.last_direction
+        if t == 0.0:
+            if not had_memory or self.k == 0:
+                from lowranklab.solvers.engine import StopRun  # the engine imports the rules
+
+                raise StopRun(StopCode.STALLED, "no decrease along the gradient in floating "
+                                                "point (the line search returned t = 0)")
+            self.clear()
+            return x_new, e_new, t
+        space = ctx.space
+        self.push(space.flat(x_new) - space.flat(x0), e_new.grad - g0)
+        return x_new, e_new, t
+
+    def describe(self) -> dict:
+        return {**super().describe(), "memory": self.memory}
 
 
 def unit_sphere(dim: int, rng: np.random.Generator) -> np.ndarray:

@@ -12,10 +12,13 @@ and the method alternates
 
 1. an inner L-BFGS minimisation of L_σ(·, y) in U, with the *exact* line search of SDPLR
    (Sec. 5): along U + tD, A((U + tD)(U + tD)ᵀ) = r + t a₁ + t² a₂ + b with
-   a₁ = A(UDᵀ + DUᵀ), a₂ = A(DDᵀ), so L_σ(U + tD, y) is a quartic in t, minimised in closed
-   form. One iteration therefore reads A three times: a₁ and a₂ (two GEMVs), and
-   A*(y − σ r) for the next gradient; the new residual is the polynomial r + ta₁ + t²a₂, no
-   extra pass. (A backtracking search pays a forward and an adjoint pass per trial point.)
+   a₁ = A(UDᵀ + DUᵀ), a₂ = A(DDᵀ), so L_σ(U + tD, y) is a quartic in t, minimised exactly.
+   This is the one engine: `engine.run(Objective(AugmentedLagrangian, SymmetricFactor(d, p)),
+   U, LBFGS(Exact()), stop=Stop(gtol=...))` (`problems/aug_lag.py`, `rules.LBFGS`,
+   `rules.Exact`). One iteration reads A three times: a₁ and a₂ (two GEMVs in the half
+   coordinates of `DenseSensing`), and A*(y − σ r) for the next gradient; the new residual is
+   the polynomial r + ta₁ + t²a₂ that the loss keeps, no extra pass. (A backtracking search
+   pays a forward and an adjoint pass per trial point.)
 2. the multiplier update y ← y − σ r(U), and the penalty increase σ ← γσ when ‖r‖ did not
    fall below η times its value at the previous outer iteration (SDPLR's η = 1/4, γ = 10).
 
@@ -30,9 +33,10 @@ The rank p defaults to the Pataki bound plus one, p = r_max(m) + 1 with r_max(r_
 rank-deficient local minimiser of the factored problem is optimal, Burer & Monteiro 2005,
 Math. Program. 103; the certificate checks optimality in any case), capped at d.
 
-The symmetric A_i are stored by their upper triangles (m × d(d+1)/2, half the bytes of
-(m, d²)), since the passes over A dominate the cost. Trace rows (no SVD) are written only every
-`record_every` inner iterations and at the end of every outer iteration.
+The symmetric A_i are applied through their upper triangles (`DenseSensing`'s half
+coordinates, m × d(d+1)/2: half the bytes of (m, d²)), since the passes over A dominate the
+cost. Trace rows (no SVD) are written only every `record_every` inner iterations and at the end
+of every outer iteration; callbacks see every inner iteration (numbered across inner solves).
 """
 
 from __future__ import annotations
@@ -41,17 +45,20 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
-from scipy.linalg.lapack import dtrtrs
 
 from lowranklab.backend import require_numpy
 from lowranklab.lowrank import LowRank
-from lowranklab.objective import Evaluation
+from lowranklab.models.symmetric import SymmetricFactor
+from lowranklab.objective import Objective
+from lowranklab.problems.aug_lag import AugmentedLagrangian
 from lowranklab.problems.min_norm import MinNormFactorization, pataki_rank_bound
+from lowranklab.solvers import engine
 from lowranklab.solvers import monitors as mon
 from lowranklab.solvers.result import Result, StopCode, Trace
+from lowranklab.solvers.rules import LBFGS, Exact
 
 Callback = Callable[[mon.State], bool | None]
 
@@ -62,125 +69,27 @@ BLOWUP = 1e12  # ‖U‖²_F above BLOWUP·max(1, ‖U₀‖²_F): diverged (unb
 SIGMA_MAX = 1e10  # σ above SIGMA_MAX·σ₀ with ‖r‖ still stalling: stalled (infeasible SDP?)
 
 
-class PackedSymmetricOperator:
-    """A(X) = [⟨A_i, X⟩]_i and A*(z) = Σ z_i A_i for symmetric A_i, stored as the (m, T) upper
-    triangles (T = d(d+1)/2): ⟨A_i, X⟩ = Σ_{j≤k} w_jk (A_i)_jk X_jk with w = 2 off the
-    diagonal, 1 on it (X symmetric)."""
-
-    def __init__(self, problem: MinNormFactorization) -> None:
-        d = problem.d
-        self.d, self.m = d, problem.m
-        iu = np.triu_indices(d)
-        self.iu = iu
-        self.Ap = np.ascontiguousarray(problem.A3[:, iu[0], iu[1]])
-        self.w = np.where(iu[0] == iu[1], 1.0, 2.0)
-        self.flat_iu = iu[0] * d + iu[1]  # row-major positions of the upper triangle
-        full = np.empty((d, d), dtype=np.intp)
-        full[iu] = np.arange(iu[0].size)
-        full[(iu[1], iu[0])] = np.arange(iu[0].size)
-        self.full = full.ravel()  # packed index of every entry of a d×d matrix
-
-    def pack(self, X: np.ndarray) -> np.ndarray:
-        """w ∘ triu(X) (for symmetric X)."""
-        return np.take(X.ravel(), self.flat_iu) * self.w
-
-    def forward(self, X: np.ndarray) -> np.ndarray:
-        """A(X) for symmetric X: one pass over A."""
-        return self.Ap @ self.pack(X)
-
-    def forward2(self, X1: np.ndarray, X2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A(X1), A(X2): two GEMVs. (A two-column GEMM would read A once, but OpenBLAS's
-        n = 2 GEMM measured 2–20× slower than two GEMVs at m = 200, T = 5050.)"""
-        return self.Ap @ self.pack(X1), self.Ap @ self.pack(X2)
-
-    def adjoint(self, z: np.ndarray) -> np.ndarray:
-        """A*(z) = Σ z_i A_i (symmetric d×d): one pass over A."""
-        return (z @ self.Ap)[self.full].reshape(self.d, self.d)
-
-
-@dataclass
-class _Point:
-    """U with r = A(UUᵀ) − b, the slack S = C − A*(y − σr), G = ∇_U L_σ = 2SU, ⟨C, UUᵀ⟩."""
-
-    U: np.ndarray
-    r: np.ndarray
-    S: np.ndarray
-    G: np.ndarray
-    obj: float
-
-    def value(self, y: np.ndarray, sigma: float) -> float:
-        return self.obj - float(y @ self.r) + 0.5 * sigma * float(self.r @ self.r)
-
-
 def augmented_lagrangian(problem: MinNormFactorization, U: np.ndarray, y: np.ndarray,
                          sigma: float, C: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """L_σ(U, y) = ⟨C, UUᵀ⟩ − yᵀ(A(UUᵀ) − b) + σ/2‖A(UUᵀ) − b‖² and its gradient
     2(C − A*(y − σ r))U (Burer & Monteiro 2003, eq. (9); C = I by default). Two passes over A."""
     U = problem.check_U(U)
-    y = _check_y(problem, y)
-    if not (math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be a finite number > 0, got {sigma}")
     C = None if C is None else problem.check_cost(C)
-    pt = _evaluate(PackedSymmetricOperator(problem), problem.b, C, U, None, y, sigma)
-    return pt.value(y, sigma), pt.G
+    loss = AugmentedLagrangian(problem.operator(), problem.b, y=y, sigma=sigma, C=C)
+    obj = Objective(loss, SymmetricFactor(problem.d, U.shape[1]))
+    e = obj.evaluate(U.ravel())
+    return e.value, e.grad.reshape(U.shape)
 
 
-def _evaluate(op: PackedSymmetricOperator, b: np.ndarray, C: np.ndarray | None, U: np.ndarray,
-              r: np.ndarray | None, y: np.ndarray, sigma: float) -> _Point:
-    """The point U; r is recomputed (one pass) unless given (the line search's polynomial)."""
-    if r is None:
-        r = op.forward(U @ U.T) - b
-    S = -op.adjoint(y - sigma * r)
-    if C is None:
-        S.flat[:: S.shape[0] + 1] += 1.0
-        obj = float(np.vdot(U, U))
-    else:
-        S += C
-        obj = float(np.vdot(C @ U, U))
-    return _Point(U=U, r=r, S=S, G=2.0 * (S @ U), obj=obj)
+class _Blowup:
+    """Hook: ‖U‖²_F above the limit ends the run `diverged` (an SDP unbounded below?)."""
 
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
 
-def _quartic_step(coef) -> float:
-    """argmin_{t > 0} of φ(t) = Σ_k coef[k] t^k (degree ≤ 4, φ'(0) < 0): the real positive
-    critical point with the least φ (roots of the cubic φ' in closed form, Numerical Recipes
-    §5.6, then two Newton steps); 0 when there is none (no descent)."""
-    _, c1, c2, c3, c4 = (float(c) for c in coef)
-    d1, d2, d3 = 2.0 * c2, 3.0 * c3, 4.0 * c4  # φ'(t) = c1 + d1 t + d2 t² + d3 t³
-    scale = max(abs(c1), abs(d1), abs(d2), abs(d3))
-    if scale == 0.0 or not math.isfinite(scale):
-        return 0.0
-    if abs(d3) > 1e-14 * scale:
-        a, b, c = d2 / d3, d1 / d3, c1 / d3
-        Q, R = (a * a - 3.0 * b) / 9.0, (2.0 * a**3 - 9.0 * a * b + 27.0 * c) / 54.0
-        if R * R < Q**3:
-            th = math.acos(max(-1.0, min(1.0, R / math.sqrt(Q**3))))
-            sq = -2.0 * math.sqrt(Q)
-            cands = [sq * math.cos((th + 2.0 * math.pi * j) / 3.0) - a / 3.0 for j in (0, 1, -1)]
-        else:
-            A = -math.copysign((abs(R) + math.sqrt(max(R * R - Q**3, 0.0))) ** (1.0 / 3.0), R)
-            cands = [A + (Q / A if A != 0.0 else 0.0) - a / 3.0]
-    elif abs(d2) > 1e-14 * scale:
-        disc = d1 * d1 - 4.0 * d2 * c1
-        if disc < 0:
-            return 0.0
-        sq = math.sqrt(disc)
-        cands = [(-d1 + sq) / (2.0 * d2), (-d1 - sq) / (2.0 * d2)]
-    elif d1 != 0.0:
-        cands = [-c1 / d1]
-    else:
-        return 0.0
-    best, best_val = 0.0, 0.0  # compare φ(t) − φ(0): c0 may swamp the decrease
-    for t in cands:
-        for _ in range(2):  # Newton polish on φ'
-            dd = d1 + t * (2.0 * d2 + t * 3.0 * d3)
-            if dd == 0.0:
-                break
-            t -= (c1 + t * (d1 + t * (d2 + t * d3))) / dd
-        if t > 0 and math.isfinite(t):
-            val = t * (c1 + t * (c2 + t * (c3 + t * c4)))
-            if val < best_val:
-                best, best_val = t, val
-    return best
+    def __call__(self, ctx) -> None:
+        if not float(np.vdot(ctx.x, ctx.x)) <= self.limit:
+            ctx.stop(StopCode.DIVERGED, "‖U‖²_F passed the blow-up limit")
 
 
 def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
@@ -200,7 +109,9 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
     stops at ‖∇_U L_σ‖_F ≤ max(min(ρ s/σ, ρ σ‖r‖‖U‖_F), 0.1 tol·s/‖U‖_F) with ρ = inner_rtol,
     s = max(1, |⟨C, X⟩|): SDPLR's ρ_c/σ rule, tightened in proportion to the multiplier step
     σ‖r‖ as the iterates become feasible, down to what the certificate needs. max_iter counts
-    inner iterations (each three GEMV passes over A).
+    inner iterations (each three GEMV passes over A). callbacks: called with the engine's
+    `State` at every inner iteration (iteration numbered across the inner solves); True stops
+    the run (`interrupted`, with the certificate of the current iterate).
 
     Stops: CONVERGED when certified; STALLED when σ passed SIGMA_MAX·σ₀ without ‖r‖ falling
     (infeasible constraints?); DIVERGED when ‖U‖²_F passed BLOWUP·max(1, ‖U₀‖²_F) (an SDP
@@ -237,129 +148,119 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
         p = U0.shape[1]
         if rank is not None and _check_rank(rank, d) != p:
             raise ValueError(f"rank={rank} disagrees with U0 of {p} columns")
+    callbacks = list(callbacks)
     t0 = time.perf_counter()
-    op = PackedSymmetricOperator(problem)
-    b = problem.b
-    nb = max(1.0, float(np.linalg.norm(b)))
+    op = problem.operator()
+    loss = AugmentedLagrangian(op, problem.b, C=C)
+    model = SymmetricFactor(d, p)
+    objective = Objective(loss, model)
+    nb = max(1.0, float(np.linalg.norm(problem.b)))
     if U0 is None:
         U0 = np.random.default_rng(seed).standard_normal((d, p))
-        a0 = float(np.linalg.norm(op.forward(U0 @ U0.T)))
+        a0 = float(np.linalg.norm(loss.residual(LowRank(U0, U0)) + problem.b))
+        loss.forget()
         U0 = U0 * math.sqrt(nb / a0) if a0 > 0 else U0
-    y = np.zeros(m)
-    pt = _evaluate(op, b, C, U0.copy(), None, y, 1.0)
-    passes = 2
+    theta = model.pack(U0)
+
+    def point(th: np.ndarray):
+        X = model.to_matrix(th)
+        return X, loss.residual(X), loss.objective(X)
+
+    X, r, obj = point(theta)
     if sigma0 is None:
-        sigma0 = 10.0 * max(1.0, abs(pt.obj)) / max(1.0, float(np.linalg.norm(pt.r))) ** 2
+        sigma0 = 10.0 * max(1.0, abs(obj)) / max(1.0, float(np.linalg.norm(r))) ** 2
     sigma = float(sigma0)
-    if sigma != 1.0:
-        pt = _evaluate(op, b, C, pt.U, pt.r, y, sigma)
-        passes += 1
+    y = np.zeros(m)
+    loss.set(y=y, sigma=sigma)
     trace = Trace()
-    u_limit = BLOWUP * max(1.0, float(np.vdot(pt.U, pt.U)))
-    k = outer = n_mult = n_pen = 0
+    u_limit = BLOWUP * max(1.0, float(np.vdot(theta, theta)))
+    k = outer = n_mult = n_pen = extra_passes = 0
     ref_feas = math.inf
     stop, message = StopCode.MAX_ITER, f"max_iter = {max_iter} inner iterations"
     cert = None
-    last_report = t0
+    last_report = [t0]
+    rule = LBFGS(Exact(), memory=MEMORY)
+    hooks = [_Blowup(u_limit)]
 
-    def row(extra: dict | None = None) -> bool:
+    def row(k_row: int, X, grad_norm: float, extra: dict | None = None) -> None:
         now = time.perf_counter()
-        rw = {"iter": k, "outer": outer, "objective": pt.obj,
-              "feasibility": float(np.linalg.norm(pt.r)),
-              "grad_norm": float(np.linalg.norm(pt.G)), "sigma": sigma, "time": now - t0}
+        rw = {"iter": k_row, "outer": outer, "objective": loss.objective(X),
+              "feasibility": float(np.linalg.norm(loss.residual(X))),
+              "grad_norm": grad_norm, "sigma": sigma, "time": now - t0}
         rw.update(extra or {})
         trace.append(rw)
-        if callbacks:
-            e = Evaluation(value=pt.value(y, sigma), loss_value=0.5 * float(pt.r @ pt.r),
-                           grad=pt.G.ravel(), X=LowRank(pt.U, pt.U), G=None)
-            st = mon.State(k, pt.U.ravel(), e, now - t0, float("nan"))
-            return any(cb(st) for cb in callbacks)
-        return False
+        if progress and now - last_report[0] > 1.0:
+            last_report[0] = now
+            print(f"  sdp-bm iter {k_row} outer {outer}  ⟨C,X⟩={rw['objective']:.10g}  "
+                  f"‖r‖={rw['feasibility']:.2e}  σ={sigma:.3g}", file=sys.stderr)
 
-    row()
+    def inner_callbacks(offset: int) -> list:
+        """The recorder (a trace row every record_every iterations) and the user's callbacks,
+        with the iteration numbered across the inner solves."""
+        def recorder(st: mon.State) -> bool:
+            kk = offset + st.iteration
+            if st.iteration and kk % record_every == 0:
+                row(kk, st.evaluation.X, st.grad_norm)
+            if not callbacks:
+                return False
+            st = replace(st, iteration=kk)
+            return any(cb(st) for cb in callbacks)
+        return [recorder]
+
+    row(0, X, float(np.linalg.norm(objective.evaluate(theta).grad)))
     try:
         while True:
             # -- inner: L-BFGS on L_σ(·, y) with the exact quartic line search --------------
-            scale = max(1.0, abs(pt.obj))
-            nU = max(1.0, float(np.linalg.norm(pt.U)))
+            scale = max(1.0, abs(obj))
+            nU = max(1.0, float(np.linalg.norm(theta)))
             gtol = max(min(inner_rtol * scale / sigma,
-                           inner_rtol * sigma * float(np.linalg.norm(pt.r)) * nU),
+                           inner_rtol * sigma * float(np.linalg.norm(r)) * nU),
                        0.1 * tol * scale / nU)
-            mem = _LBFGS(pt.G.size, MEMORY)
-            interrupted = diverged = False
-            gtol_sq = gtol * gtol
-            while float(np.vdot(pt.G, pt.G)) > gtol_sq and k < max_iter:
-                D = mem.direction(pt.G)
-                if not float(np.vdot(pt.G, D)) < 0:
-                    mem.clear()
-                    D = -pt.G
-                U, r = pt.U, pt.r
-                M = U @ D.T
-                a1, a2 = op.forward2(M + M.T, D @ D.T)
-                if C is None:
-                    c1, c2 = 2.0 * float(np.vdot(U, D)), float(np.vdot(D, D))
-                else:
-                    CD = C @ D
-                    c1, c2 = 2.0 * float(np.vdot(CD, U)), float(np.vdot(CD, D))
-                w = y - sigma * r
-                coef = (pt.value(y, sigma),
-                        c1 - float(w @ a1),
-                        c2 - float(w @ a2) + 0.5 * sigma * float(a1 @ a1),
-                        sigma * float(a1 @ a2),
-                        0.5 * sigma * float(a2 @ a2))
-                t = _quartic_step(coef)
-                k += 1
-                if t == 0.0:
-                    break  # no decrease along D in floating point: the inner solve is done
-                s = t * D
-                new = _evaluate(op, b, C, U + s, r + t * a1 + (t * t) * a2, y, sigma)
-                passes += 3
-                mem.push(s, new.G - pt.G)
-                pt = new
-                if not float(np.vdot(pt.U, pt.U)) <= u_limit:
-                    diverged = True
-                    break
-                if k % record_every == 0:
-                    if row():
-                        interrupted = True
-                        break
-                    now = time.perf_counter()
-                    if progress and now - last_report > 1.0:
-                        last_report = now
-                        print(f"  sdp-bm iter {k} outer {outer}  ⟨C,X⟩={pt.obj:.10g}  "
-                              f"‖r‖={np.linalg.norm(pt.r):.2e}  σ={sigma:.3g}", file=sys.stderr)
-                    if time_budget is not None and now - t0 > time_budget:
-                        break
+            left = None if time_budget is None else time_budget - (time.perf_counter() - t0)
+            if left is not None and left <= 0:
+                stop, message = StopCode.BUDGET, f"time budget {time_budget:g} s spent"
+                break
+            res = engine.run(objective, theta, rule,
+                             stop=engine.Stop(max_iter=max_iter - k, gtol=gtol,
+                                              time_budget=left),
+                             monitors=[], callbacks=inner_callbacks(k), hooks=hooks,
+                             record_every=max_iter + 1, name="sdp-bm inner")
+            k += res.iterations
+            theta = res.theta
             outer += 1
             # -- certificate at ŷ = y − σ r, from the exact residual -------------------------
-            pt = _evaluate(op, b, C, pt.U, None, y, sigma)
-            passes += 4  # this exact evaluation, and the certificate's residual and A*(ŷ)
-            yhat = y - sigma * pt.r
-            cert = problem.certificate(pt.U, lam=yhat, C=C)
+            loss.forget()
+            X, r, obj = point(theta)
+            extra_passes += 2  # the certificate's residual and A*(ŷ)
+            yhat = y - sigma * r
+            cert = problem.certificate(X.L, lam=yhat, C=C)
             certified = cert.certifies(tol)
-            if row({"lambda_min": cert.lambda_min, "dual_gap": cert.dual_gap}) \
-                    or interrupted:
-                stop, message = StopCode.INTERRUPTED, "stopped by callback"
+            gnorm = float(np.linalg.norm(res.trace["grad_norm"][-1]))
+            row(k, X, gnorm, {"lambda_min": cert.lambda_min, "dual_gap": cert.dual_gap})
+            if res.stop is StopCode.INTERRUPTED:
+                stop, message = StopCode.INTERRUPTED, res.message
                 break
             if certified:
                 stop, message = StopCode.CONVERGED, (
                     f"certified: λ_min(C − A*(y)) = {cert.lambda_min:.2e} ≥ −{tol:g}, "
                     f"dual gap {cert.dual_gap:.2e}, ‖r‖ = {cert.feasibility:.2e}")
                 break
-            if diverged or not (np.all(np.isfinite(pt.U)) and math.isfinite(pt.obj)):
+            if res.stop is StopCode.DIVERGED or not (np.all(np.isfinite(theta))
+                                                     and math.isfinite(obj)):
                 stop, message = StopCode.DIVERGED, (
-                    f"‖U‖²_F = {float(np.vdot(pt.U, pt.U)):.3g} passed {BLOWUP:g}·max(1, ‖U₀‖²_F)"
-                    f" (or a non-finite iterate): the SDP may be unbounded below")
+                    f"‖U‖²_F = {float(np.vdot(theta, theta)):.3g} passed {BLOWUP:g}·max(1, "
+                    f"‖U₀‖²_F) (or a non-finite iterate): the SDP may be unbounded below")
                 break
             if sigma > SIGMA_MAX * sigma0:
                 stop, message = StopCode.STALLED, (
                     f"the penalty σ grew {SIGMA_MAX:g}-fold and ‖A(UUᵀ) − b‖ = "
-                    f"{np.linalg.norm(pt.r):.3g} still did not fall: the constraints may be "
+                    f"{np.linalg.norm(r):.3g} still did not fall: the constraints may be "
                     f"infeasible")
                 break
             if k >= max_iter:
                 break
-            if time_budget is not None and time.perf_counter() - t0 > time_budget:
+            if res.stop is StopCode.BUDGET or (
+                    time_budget is not None and time.perf_counter() - t0 > time_budget):
                 stop, message = StopCode.BUDGET, f"time budget {time_budget:g} s spent"
                 break
             if outer >= max_outer:
@@ -370,20 +271,22 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
             # below η·(‖r‖ at the last penalty check). SDPLR updates y only when ‖r‖ fell and
             # raises σ otherwise; on the planted-certificate instances that took up to 2× the
             # iterations (measured), on the random ones it was the same.
-            feas = float(np.linalg.norm(pt.r))
+            feas = float(np.linalg.norm(r))
             y = yhat
             n_mult += 1
             if feas > FEAS_REDUCTION * ref_feas and feas > tol * scale:
                 sigma *= PENALTY_GROWTH
                 n_pen += 1
             ref_feas = feas
-            pt = _evaluate(op, b, C, pt.U, pt.r, y, sigma)
-            passes += 1
+            loss.set(y=y, sigma=sigma)  # the memoised exact residual r stays valid
     except KeyboardInterrupt:
         stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
-    U = pt.U
+    U = model.unpack(theta)[0].copy()
     if cert is None:
-        cert = problem.certificate(U, lam=y - sigma * pt.r, C=C)
+        loss.forget()
+        cert = problem.certificate(U, lam=y - sigma * loss.residual(LowRank(U, U)), C=C)
+        extra_passes += 3
+    passes = op.counts["forward"] + op.counts["adjoint"] + extra_passes
     return Result(theta=U.ravel().copy(), X=LowRank(U, U), stop=stop, iterations=k,
                   trace=trace,
                   counts={"iterations": k, "outer": outer, "passes": passes,
@@ -392,52 +295,6 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
                   info={"multipliers": cert.multipliers, "certificate": cert,
                         "certified": cert.certifies(tol), "sigma": sigma, "rank": p,
                         "outer": outer, "tol": tol, "method": "sdp-bm"}, factors=(U.copy(),))
-
-
-class _LBFGS:
-    """L-BFGS memory of the last `size` pairs (s_i, y_i) with sᵢᵀyᵢ > 0, and −H g by the
-    two-loop recursion (Nocedal & Wright, Alg. 7.4; H₀ = γI, γ = sᵀy/yᵀy of the newest pair)
-    written with the k×k matrix SYᵀ: each of the two scalar recursions is a triangular solve,
-    and the n-vector work is four GEMVs, S g, Y q, Yᵀα and Sᵀ(α − β)."""
-
-    def __init__(self, n: int, size: int) -> None:
-        self.S = np.empty((size, n))
-        self.Y = np.empty((size, n))
-        self.size, self.k = size, 0
-        self._lower = [np.tri(k, k, -1) for k in range(size + 1)]  # strictly lower masks
-
-    def clear(self) -> None:
-        self.k = 0
-
-    def push(self, s: np.ndarray, y: np.ndarray) -> None:
-        sy = float(np.vdot(s, y))
-        if not sy > 1e-12 * float(np.vdot(y, y)):
-            return  # curvature condition fails: keep the old pairs
-        if self.k == self.size:
-            self.S[:-1] = self.S[1:]
-            self.Y[:-1] = self.Y[1:]
-            self.k -= 1
-        self.S[self.k] = s.ravel()
-        self.Y[self.k] = y.ravel()
-        self.k += 1
-
-    def direction(self, G: np.ndarray) -> np.ndarray:
-        k = self.k
-        g = G.ravel()
-        if k == 0:
-            return -G
-        S, Y = self.S[:k], self.Y[:k]
-        SY = S @ Y.T  # SY[i, j] = s_iᵀ y_j; its diagonal is 1/ρ_i
-        # first loop, α_i = ρ_i s_iᵀ(g − Σ_{j>i} α_j y_j):  triu(SY) α = S g
-        alpha = dtrtrs(SY, S @ g, lower=0)[0]
-        gamma = SY[k - 1, k - 1] / float(np.vdot(Y[-1], Y[-1]))
-        q = gamma * (g - alpha @ Y)
-        # second loop, β_i = ρ_i y_iᵀ(q + Σ_{j<i} (α_j − β_j) s_j):
-        # tril(SYᵀ) β = Y q + tril(SYᵀ, −1) α
-        L = SY.T
-        beta = dtrtrs(L, Y @ q + (L * self._lower[k]) @ alpha, lower=1)[0]
-        r = q + (alpha - beta) @ S
-        return -r.reshape(G.shape)
 
 
 def default_rank(d: int, m: int) -> int:
@@ -450,11 +307,3 @@ def _check_rank(rank, d: int) -> int:
         raise ValueError(f"rank must be an integer in [1, {d}], got {rank!r}")
     return int(rank)
 
-
-def _check_y(problem: MinNormFactorization, y) -> np.ndarray:
-    y = np.asarray(y, dtype=float)
-    if y.shape != (problem.m,):
-        raise ValueError(f"y must have shape ({problem.m},), got {y.shape}")
-    if not np.all(np.isfinite(y)):
-        raise ValueError("y must be finite")
-    return y
