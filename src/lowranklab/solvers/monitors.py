@@ -34,12 +34,6 @@ class State:
 Monitor = Callable[[State], dict[str, float]]
 
 
-def basic(state: State) -> dict[str, float]:
-    e = state.evaluation
-    gn = state.grad_norm if np.isfinite(state.grad_norm) else float(np.linalg.norm(e.grad))
-    return {"iter": state.iteration, "value": e.value, "grad_norm": gn,
-            "time": state.elapsed, "step": state.step}
-
 
 def training_error(loss) -> Monitor:
     """‖A(X) − b‖²₂ for a least-squares loss (read off the loss value, no extra pass)."""
