@@ -133,3 +133,47 @@ def test_numpy_only_solvers_refuse_tensors_clearly():
     P = random_instance(5, 6, rng)
     with pytest.raises(TypeError, match="NumPy arrays only"):
         algorithm1(P, torch.ones(5, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("args", [["--backend", "torch"], ["--backend", "torch", "--dtype",
+                                                           "float32"], ["--dtype", "float32"],
+                                  ["--model", "fixed-rank", "--backend", "torch"]])
+def test_cli_solve_on_torch_and_float32(tmp_path, args):
+    from typer.testing import CliRunner
+
+    from lowranklab.cli import app
+
+    rng = np.random.default_rng(0)
+    P = completion_problem(30, 24, 2, 0.6, rng)
+    P.save(tmp_path / "p.npz")
+    out = tmp_path / "r.npz"
+    res = CliRunner().invoke(app, ["solve", str(tmp_path / "p.npz"), "--rank", "2",
+                                   *(["--model", "asym"] if "--model" not in args else []),
+                                   "--init", "spectral", "--max-iter", "3000", "--out",
+                                   str(out), "-q", *args])
+    assert res.exit_code == 0, res.output
+    with np.load(out, allow_pickle=False) as z:
+        X = z["X"]
+    rel = np.linalg.norm(X - np.asarray(P.truth.dense())) / np.linalg.norm(P.truth.dense())
+    assert rel < (1e-3 if "float32" in args else 1e-6)
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--device", "cuda"], "--device applies to --backend torch"),
+    (["--backend", "jax"], "--backend must be numpy or torch"),
+    (["--dtype", "float16"], "--dtype must be float64 or float32"),
+    (["--solver", "glrl", "--backend", "torch"], "NumPy float64 only"),
+])
+def test_cli_backend_bad_input_one_line(tmp_path, args, msg):
+    from typer.testing import CliRunner
+
+    from lowranklab.cli import app
+
+    rng = np.random.default_rng(0)
+    P = sensing_problem(6, 1, 40, rng)
+    P.save(tmp_path / "p.npz")
+    res = CliRunner().invoke(app, ["solve", str(tmp_path / "p.npz"), "--out",
+                                   str(tmp_path / "r.npz"), *args])
+    assert res.exit_code == 2
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and msg in lines[0], res.output

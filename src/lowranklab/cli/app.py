@@ -163,6 +163,11 @@ def solve(
     gtol: Annotated[float | None, typer.Option(help="stop when ‖∇F‖ ≤ gtol")] = None,
     seed: Annotated[int | None, typer.Option(help="seed of the initialization / noise "
                                                   "(default 0)")] = None,
+    backend: Annotated[str | None, typer.Option(help="numpy (default) or torch (needs "
+                                                "lowranklab[torch])")] = None,
+    device: Annotated[str | None, typer.Option(help="--backend torch: cpu (default), cuda, "
+                                               "cuda:N")] = None,
+    dtype: Annotated[str | None, typer.Option(help="float64 (default) or float32")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Solve a saved problem and write RESULT.npz (the solver decides the model it needs).
@@ -175,7 +180,8 @@ def solve(
                         init_rank=init_rank, init_from=init_from, step=step,
                         line_search=line_search, step_rule=step_rule, max_iter=max_iter,
                         noise=noise, gamma=gamma, epsilon=epsilon, tol=tol, gtol=gtol,
-                        seed=seed, progress=not quiet)
+                        seed=seed, backend=backend, device=device, dtype=dtype,
+                        progress=not quiet)
     except (ValueError, TypeError, OSError, RuntimeError, ImportError, MemoryError) as e:
         fail(str(e))
     if not quiet:

@@ -37,6 +37,60 @@ def theta_from_result(path: str | Path, model) -> np.ndarray:
         raise ValueError(f"--init-from {path}: factor shapes do not fit the model: {e}") from e
 
 
+
+ARRAY_SOLVERS = ("gd", "scaled-gd", "noisy-gd", "perturbed-gd", "rgd", "rcg")
+
+
+def check_arrays(backend: str | None, device: str | None, dtype: str | None, solver: str):
+    """--backend numpy|torch, --device (torch only: cpu, cuda, cuda:N), --dtype float64|float32:
+    checked before any work; returns a function that moves a NumPy array onto that backend,
+    device and dtype (None: keep NumPy float64)."""
+    if backend not in (None, "numpy", "torch"):
+        raise ValueError(f"--backend must be numpy or torch, got {backend!r}")
+    if dtype not in (None, "float64", "float32"):
+        raise ValueError(f"--dtype must be float64 or float32, got {dtype!r}")
+    if device is not None and backend != "torch":
+        raise ValueError("--device applies to --backend torch only")
+    if (backend == "torch" or dtype is not None) and solver not in ARRAY_SOLVERS:
+        raise ValueError(f"--backend/--dtype apply to --solver {', '.join(ARRAY_SOLVERS)}; "
+                         f"{solver} runs on NumPy float64 only")
+    if backend != "torch":
+        if dtype != "float32":
+            return None
+        return lambda a: np.asarray(a, dtype=np.float32)
+    try:
+        import torch
+    except ImportError as e:
+        raise ValueError("--backend torch needs PyTorch: pip install 'lowranklab[torch]'") from e
+    dev = device or "cpu"
+    try:
+        dev = torch.device(dev)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"--device: {e}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available on this machine")
+    tdt = torch.float32 if dtype == "float32" else torch.float64
+    return lambda a: torch.tensor(np.asarray(a, dtype=np.float64), dtype=tdt, device=dev)
+
+
+def to_numpy(x):
+    """A tensor (or array) as a NumPy float64 array, after the solve."""
+    if hasattr(x, "detach"):
+        return x.detach().cpu().double().numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def numpy_result(res: Result) -> Result:
+    """The result with its factors and X on NumPy (for RESULT.npz)."""
+    from lowranklab.lowrank import LowRank
+
+    res.factors = tuple(to_numpy(F) for F in res.factors)
+    res.theta = to_numpy(res.theta)
+    X = res.X
+    if isinstance(X, LowRank):
+        res.X = LowRank(to_numpy(X.L), to_numpy(X.R))
+    return res
+
 def solve_with(solver: str, objective, theta0: np.ndarray, *, noise: float | None,
                rng: np.random.Generator, step: float | None, max_iter: int, tol: float | None,
                gtol: float | None, truth, progress: bool) -> Result:
@@ -61,8 +115,8 @@ def solve_factored(problem, *, model: str, rank: int, mu: float, solver: str, in
                    init_norm: float, init_rank: int | None, init_from: Path | None,
                    step: float | None, line_search: str | None, max_iter: int,
                    noise: float | None,
-                   tol: float | None, gtol: float | None, seed: int, progress: bool
-                   ) -> tuple[Result, dict[str, np.ndarray]]:
+                   tol: float | None, gtol: float | None, seed: int, progress: bool,
+                   convert=None) -> tuple[Result, dict[str, np.ndarray]]:
     """gd / noisy-gd / perturbed-gd on f(UUᵀ) (model "sym") or f(UVᵀ) + μ/4‖UᵀU − VᵀV‖²
     (model "asym", zhu2021 eq. (8)), f = ½‖A(X) − b‖²."""
     from lowranklab.models import BalancedFactor, SymmetricFactor
@@ -88,6 +142,11 @@ def solve_factored(problem, *, model: str, rank: int, mu: float, solver: str, in
         theta0 = initialize(par, init, rng, norm=init_norm, rank=init_rank, op=problem.op,
                             b=problem.b)
     obj = Objective(problem.loss(), par)
+    if convert is not None:  # --backend / --dtype: the iterates live there
+        theta0 = convert(theta0)
+        if isinstance(theta0, np.ndarray) and theta0.dtype == np.float32:  # NumPy float32
+            par = type(par)(*_model_args(par), dtype="float32")
+            obj = Objective(float32_loss(problem), par)
     if solver in ("gd", "scaled-gd"):
         tol = "auto" if tol is None and gtol is None else tol  # the engine's default stop
         scaled = solver == "scaled-gd"
@@ -100,7 +159,26 @@ def solve_factored(problem, *, model: str, rank: int, mu: float, solver: str, in
         res = solve_with(solver, obj, theta0, noise=noise, rng=rng, step=step,
                          max_iter=max_iter, tol=tol, gtol=gtol, truth=problem.truth,
                          progress=progress)
-    return res, dict(zip(("U", "V"), par.unpack(res.theta), strict=False))
+    res = numpy_result(res)
+    return res, dict(zip(("U", "V"), res.factors, strict=False))
+
+
+def float32_loss(problem):
+    """½‖A(X) − b‖² with A and b stored in float32 (dense A cast once; index operators as
+    they are), so NumPy float32 iterates are not upcast."""
+    from lowranklab.operators.dense import DenseSensing
+    from lowranklab.problems.loss import LeastSquares
+
+    op = problem.op
+    if isinstance(op, DenseSensing):
+        op = DenseSensing(op.A, op.shape_in, dtype="float32")
+    return LeastSquares(op, problem.b, dtype="float32")
+
+
+def _model_args(par) -> tuple:
+    from lowranklab.models import BalancedFactor
+
+    return (par.d1, par.d2, par.r, par.mu) if isinstance(par, BalancedFactor) else (par.d, par.p)
 
 
 def solve_problem(problem, rank: int, *, step_rule: str = "fixed", init: str = "spectral",
@@ -108,7 +186,7 @@ def solve_problem(problem, rank: int, *, step_rule: str = "fixed", init: str = "
                   direction: str = "gradient",
                   line_search: str = "constant", max_iter: int = 1000,
                   tol: float | None = None, gtol: float | None = None, seed: int = 0,
-                  progress: bool = False) -> tuple[Result, dict[str, np.ndarray]]:
+                  progress: bool = False, convert=None) -> tuple[Result, dict[str, np.ndarray]]:
     """`--model fixed-rank --solver rgd`: Riemannian GD (hou2021 §4–5) on the fixed-rank
     manifold (PSD when the problem is symmetric) for ½‖A(X) − b‖². Returns the result and
     the factors {"U", "S" (vector), "V"} to store in RESULT.npz. Without a step and with
@@ -126,13 +204,19 @@ def solve_problem(problem, rank: int, *, step_rule: str = "fixed", init: str = "
     man = manifold_for(problem.shape, int(rank), symmetric=bool(problem.symmetric))
     rng = np.random.default_rng(seed)
     x0 = initial_point(man, init, rng, norm=init_norm, op=problem.op, b=problem.b)
+    loss = problem.loss()
+    if convert is not None:  # --backend / --dtype
+        x0 = man.point(convert(x0.U), convert(x0.S), convert(x0.V))
+        if isinstance(x0.U, np.ndarray) and x0.U.dtype == np.float32:
+            loss = float32_loss(problem)
     tol = "auto" if tol is None and gtol is None else tol  # the engine's default stop
-    res = riemannian_gradient_descent(problem.loss(), man, x0, step=step, step_rule=step_rule,
+    res = riemannian_gradient_descent(loss, man, x0, step=step, step_rule=step_rule,
                                       line_search=line_search, direction=direction,
                                       max_iter=max_iter, tol=tol,
                                       gtol=gtol, truth=problem.truth, progress=progress)
-    x = res.info["point"]
-    return res, {"U": x.U, "S": x.S, "V": x.V}
+    res = numpy_result(res)
+    U, S, V = res.factors
+    return res, {"U": U, "S": S, "V": V}
 
 
 def solve_problem_glrl(problem, *, epsilon: float = 1e-7, step: float | None = None,
@@ -284,7 +368,8 @@ def run_solve(problem: Path, out: Path, *, force: bool = False, model: str | Non
               noise: float | None = None, gamma: float | None = None,
               epsilon: float | None = None, tol: float | None = None,
               gtol: float | None = None, seed: int | None = None,
-              progress: bool = False) -> str:
+              backend: str | None = None, device: str | None = None,
+              dtype: str | None = None, progress: bool = False) -> str:
     """`lowranklab solve`: check, load, solve, write RESULT.npz atomically; return the summary
     to print. ValueError for every bad input, raised before the solver starts."""
     from lowranklab.io import save_result
@@ -295,6 +380,7 @@ def run_solve(problem: Path, out: Path, *, force: bool = False, model: str | Non
         init=init, init_norm=init_norm, init_rank=init_rank, init_from=init_from, step=step,
         line_search=line_search, step_rule=step_rule, max_iter=max_iter, noise=noise,
         gamma=gamma, epsilon=epsilon, tol=tol, gtol=gtol, seed=seed)
+    convert = check_arrays(backend, device, dtype, solver)
     seed = 0 if seed is None else seed
     if solver == "sdp-bm":  # min ⟨C, X⟩ s.t. A(X) = b, X ⪰ 0 (C from the file, default I)
         from lowranklab.cli.sdp_bm import solve_sdp_bm
@@ -327,7 +413,7 @@ def run_solve(problem: Path, out: Path, *, force: bool = False, model: str | Non
                                      init_norm=1e-3 if init_norm is None else init_norm,
                                      step=step, line_search=line_search or "constant",
                                      max_iter=1000 if max_iter is None else max_iter, tol=tol,
-                                     gtol=gtol, seed=seed, progress=progress)
+                                     gtol=gtol, seed=seed, progress=progress, convert=convert)
     else:
         res, factors = solve_factored(
             P, model=model, rank=1 if rank is None else rank, mu=mu or 0.0, solver=solver,
@@ -335,6 +421,6 @@ def run_solve(problem: Path, out: Path, *, force: bool = False, model: str | Non
             init_rank=init_rank, init_from=init_from, step=step,
             line_search=line_search,
             max_iter=1000 if max_iter is None else max_iter, noise=noise, tol=tol, gtol=gtol,
-            seed=seed, progress=progress)
+            seed=seed, progress=progress, convert=convert)
     save_result(out, res, model_name=model, factors=factors, mu=mu or 0.0)
     return str(res)
