@@ -87,7 +87,7 @@ def run(cfg: Fig1Config, ctx: Context) -> dict[str, pd.DataFrame]:
 
         if panel == "left":
             res = feasibility_gd(P, U0, step=cfg.step_left, max_iter=cfg.iters_left,
-                                 record_every=cfg.record_every, callbacks=[keep])
+                                 record_every=cfg.record_every, callbacks=[keep], tol=None)
         else:
             res = algorithm1(P, U0, gamma=cfg.gamma, step=cfg.step_right,
                              max_iter=cfg.iters_right, record_every=cfg.record_every, tol=None,

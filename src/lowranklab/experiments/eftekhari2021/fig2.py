@@ -83,7 +83,7 @@ def run(cfg: Fig2Config, ctx: Context) -> dict[str, pd.DataFrame]:
         if key == "gd":
             res = feasibility_gd(P, U0, step=cfg.step_gd, max_iter=cfg.iterations,
                                  record_every=cfg.record_every, callbacks=[monitor],
-                                 spectrum=False)
+                                 spectrum=False, tol=None)
         else:
             res = algorithm1(P, U0, gamma=cfg.gamma, step=cfg.step_merit,
                              max_iter=cfg.iterations, record_every=cfg.record_every, tol=None,

@@ -36,7 +36,7 @@ def rgd_run(loss, man, x0: FixedRankPoint, X, *, alpha: float, rule: str, K: int
             **kw) -> pd.DataFrame:
     """K RGD iterations recorded every step: k, dist = ‖Z_k − X‖_F, sigma_r, step, stop."""
     res = riemannian_gradient_descent(loss, man, x0, step=alpha, step_rule=rule, max_iter=K,
-                                      truth=X, **kw)
+                                      truth=X, **kw, tol=None, stall_tol=None)
     t = res.trace
     df = pd.DataFrame({"k": t["iter"].astype(int), "dist": t["dist"], "sigma_r": t["sigma_r"],
                        "step": t["step"]})

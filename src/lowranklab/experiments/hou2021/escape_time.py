@@ -46,7 +46,8 @@ def run(cfg: EscapeTimeConfig, ctx: Context) -> dict[str, pd.DataFrame]:
             for rule, alpha in (("fixed", cfg.alpha_fixed), ("sigma", cfg.alpha_sigma)):
                 res = riemannian_gradient_descent(loss, man, x0, step=alpha, step_rule=rule,
                                                   max_iter=cfg.K, truth=X, record_every=cfg.K,
-                                                  rtol=0.5 * p.distance / xn)
+                                                  rtol=0.5 * p.distance / xn,
+                                                  tol=None, stall_tol=None)
                 esc = res.iterations if res.stop.value == "converged" else np.nan
                 rows.append({"rule": rule, "delta": delta, "run": i, "escape": esc,
                              "sigma_r0": x0.sigma_r})

@@ -39,7 +39,8 @@ def _run(alpha: float, Z0: np.ndarray, K: int, rank_tol: float = 0.0) -> pd.Data
     iterates = []
     res = riemannian_gradient_descent(MatrixDistance(X), man, man.from_matrix(Z0), step=alpha,
                                       max_iter=K, rank_tol=rank_tol, callbacks=[
-                                          lambda s: iterates.append(s.evaluation.X.dense())])
+                                          lambda s: iterates.append(s.evaluation.X.dense())],
+                                      tol=None, stall_tol=None)
     iterates.append(res.X.dense())
     Z = np.array(iterates)
     return pd.DataFrame({

@@ -65,7 +65,7 @@ def run(cfg: E3Config, ctx: Context) -> dict[str, pd.DataFrame]:
         res = gradient_descent(obj, inits[label], step=sf / cfg.sigma[0], max_iter=iters,
                                monitors=[factor_metrics(model, t, obj=obj,
                                                         lam_every=cfg.lam_every)],
-                               record_every=cfg.record_every)
+                               record_every=cfg.record_every, tol=None, stall_tol=None)
         df = res.trace.to_frame()
         df.insert(0, "init", label)
         df.insert(1, "mu", mu)

@@ -68,7 +68,8 @@ def run(cfg: E5Config, ctx: Context) -> dict[str, pd.DataFrame]:
     rows = []
     runs = {
         "plain GD": lambda: gradient_descent(obj, th_s, step=eta, max_iter=cfg.iters,
-                                             monitors=mets, record_every=cfg.record_every),
+                                             monitors=mets, record_every=cfg.record_every,
+                                             tol=None, stall_tol=None),
         "noisy GD": lambda: noisy_gradient_descent(obj, th_s, noise=cfg.noise, rng=ctx.rng,
                                                    step=eta, max_iter=cfg.iters, monitors=mets,
                                                    record_every=cfg.record_every),
@@ -104,7 +105,8 @@ def run(cfg: E5Config, ctx: Context) -> dict[str, pd.DataFrame]:
         for e0 in cfg.eps0:
             res = gradient_descent(obj, th_s + e0 * xi, step=eta, max_iter=20 * cfg.iters,
                                    monitors=[], record_every=10**9,
-                                   callbacks=[lambda s: s.evaluation.value < level])
+                                   callbacks=[lambda s: s.evaluation.value < level], tol=None,
+                                   stall_tol=None)
             esc.append({"trial": trial, "eps0": e0, "log_inv_eps0": float(np.log(1 / e0)),
                         "steps": res.iterations if res.stop.value == "interrupted" else np.nan,
                         "log_term": float(np.log(1 / e0) / np.log1p(eta * sk))})

@@ -68,7 +68,7 @@ def run(cfg: E7Config, ctx: Context) -> dict[str, pd.DataFrame]:
 
                 res = gradient_descent(obj, model.pack(*np.split(W0, [cfg.n])), step=nu,
                                        max_iter=cfg.iters, monitors=[monitor],
-                                       record_every=cfg.record_every)
+                                       record_every=cfg.record_every, tol=None, stall_tol=None)
                 df = res.trace.to_frame()[["iter", "dist2", "regularity_ratio", "value"]]
                 d0 = dist(W0, t.W) ** 2
                 df["bound"] = (1 - 2 * nu * alpha) ** df.iter * d0

@@ -59,7 +59,7 @@ def run(cfg: E8Config, ctx: Context) -> dict[str, pd.DataFrame]:
         th0 = gaussian_init(obj.model, cfg.init_scale, ctx.rng)
         res = gradient_descent(obj, th0, step=cfg.step_factor / t.sigma[0], max_iter=cfg.iters,
                                monitors=[factor_metrics(obj.model, t, target)],
-                               record_every=cfg.record_every)
+                               record_every=cfg.record_every, tol=None, stall_tol=None)
         df = res.trace.to_frame()[["iter", "value", "rel_error", "imbalance"]]
         df.insert(0, "case", case)
         df.insert(1, "r", r)

@@ -58,7 +58,7 @@ def run(cfg: E9Config, ctx: Context) -> dict[str, pd.DataFrame]:
         for k in range(cfg.trials):
             th0 = cfg.init_scale * ctx.rng.standard_normal(obj.dim)
             res = gradient_descent(obj, th0, step=eta, max_iter=cfg.iters, gtol=1e-12,
-                                   monitors=[], record_every=10**9)
+                                   monitors=[], record_every=10**9, tol=None, stall_tol=None)
             U, V = obj.model.unpack(res.theta)
             rel = float(np.linalg.norm(U @ V.T - t.Xstar) / nX)
             gd_rows.append({"f": name, "family": fam, "c": c, "trial": k, "rel_error": rel,
@@ -84,7 +84,8 @@ def run(cfg: E9Config, ctx: Context) -> dict[str, pd.DataFrame]:
     for _ in range(cfg.wpca_starts):
         u0 = ctx.rng.uniform(-2, 2, 2)
         res = gradient_descent(wobj, u0, step=0.2 / (cfg.wpca_w**2 * 4), max_iter=3000,
-                               gtol=1e-10, monitors=[], record_every=10**9)
+                               gtol=1e-10, monitors=[], record_every=10**9,
+                               tol=None, stall_tol=None)
         h = wobj.value(res.theta)
         lam = float(hessian_eigenvalues(wobj, res.theta)[0])
         wrows.append({"h": h, "lambda_min": lam,
