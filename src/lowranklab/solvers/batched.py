@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from lowranklab.backend import is_torch
+from lowranklab.backend import is_torch, to_like
 from lowranklab.models.batched import BatchedEvaluation, BatchedObjective
 from lowranklab.solvers.engine import (
     AUTO,
@@ -121,6 +121,15 @@ def _on(arr: np.ndarray, like):
     import torch
 
     return torch.as_tensor(arr).to(like.device)
+
+
+def _like(x, like):
+    """x (NumPy or torch) on like's backend, device and dtype."""
+    if is_torch(like):
+        if is_torch(x):
+            return x.to(device=like.device, dtype=like.dtype)
+        return to_like(np.asarray(x), like)
+    return _host(x).astype(like.dtype, copy=False)
 
 
 def _norm(x):
@@ -356,8 +365,7 @@ def run_batched(objective: BatchedObjective, theta0, rule, *, stop: Stop | None 
         if tuple(T.shape) != (B, *objective.model.shape):
             raise ValueError(f"truth must have shape {(B, *objective.model.shape)}, got "
                              f"{tuple(T.shape)}")
-        truth_w = T.to(device=theta.device, dtype=theta.dtype) if is_torch(T) else (
-            _on(T.astype(theta.dtype), theta))
+        truth_w = _like(T, theta)
         truth_norm = _norm(truth_w.reshape(B, -1))
     rule.prepare(objective, theta)
     tol_np = trial_tolerances(objective, stop)
@@ -498,9 +506,7 @@ def run_batched(objective: BatchedObjective, theta0, rule, *, stop: Stop | None 
                  if codes[b] == DIVERGED}
     rel = None
     if truth is not None:
-        T = truth if is_torch(truth) else _on(np.asarray(truth, dtype=np.float64), out_theta)
-        T = T.to(device=out_theta.device, dtype=out_theta.dtype) if is_torch(T) else T.astype(
-            out_theta.dtype)
+        T = _like(T, out_theta)
         rel = _host(_rel_error(objective.model, out_theta, T, _norm(T.reshape(B, -1))))
     return BatchedResult(objective=objective, theta=out_theta, stop=stops, iterations=iters,
                          value=_host(out_value), grad_norm=_host(out_gn),
