@@ -53,6 +53,21 @@ def _torch():
     return pytest.importorskip("torch")
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread for torch: the batched products here are small, and torch's thread
+    pool on a loaded 2-core machine makes each one some 30× slower."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 KINDS = {"sensing_sym": (_sensing, {}), "sensing_rect": (_sensing, {"symmetric": False}),
          "completion": (_completion, {})}
 

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from lowranklab.backend import is_torch, to_like
 from lowranklab.operators.base import check_shape
 from lowranklab.operators.dense import DenseSensing
+from lowranklab.operators.kernels import sampled_dot, t_times, times
 from lowranklab.operators.sampling import EntrySampling
 
 
@@ -225,7 +226,8 @@ class BatchedEntrySampling(BatchedOperator):
         self.frows = (self.rows + off * d1).ravel()  # flat row of each of the B·m entries
         self.fcols = (self.cols + off * d2).ravel()
         self.lin = (self.rows * d2 + self.cols + off * (d1 * d2)).ravel()  # into X (B, d1, d2)
-        self._csr = self._csr_t = None
+        self._csr = None
+        self._buffers: list[np.ndarray] = []  # sampled_dot's gather buffers, reused
 
     @classmethod
     def stack(cls, ops) -> BatchedEntrySampling:
@@ -250,6 +252,9 @@ class BatchedEntrySampling(BatchedOperator):
         self.check_factors(U, V)
         (d1, d2), k = self.shape_in, U.shape[2]
         Uf, Vf = U.reshape(self.B * d1, k), V.reshape(self.B * d2, k)
+        if not is_torch(U):  # the unbatched operator's kernel (compiled with numba) on B·m
+            return sampled_dot(self.frows, self.fcols, Uf, Vf,
+                               buffers=self._buffers).reshape(self.B, self.m)
         g = Uf[self._data("frows", U)] * Vf[self._data("fcols", U)]
         return g.sum(-1).reshape(self.B, self.m)
 
@@ -259,11 +264,13 @@ class BatchedEntrySampling(BatchedOperator):
             raise ValueError(f"X must have shape {(B, d1, d2)}, got {tuple(X.shape)}")
         return X.reshape(B * d1 * d2)[self._data("lin", X)].reshape(B, self.m)
 
-    def _products(self, y, Z, *, transpose: bool):
-        """A*(y)Z (transpose=False, Z: (B, d2, k)) or A*(y)ᵀZ (Z: (B, d1, k)), flat."""
+    def _products(self, y, Z, *, transpose: bool, mat=None):
+        """A*(y)Z (transpose=False, Z: (B, d2, k)) or A*(y)ᵀZ (Z: (B, d1, k)) over the flat
+        block-diagonal pattern: on NumPy the unbatched operator's products (`kernels.times` /
+        `t_times`: compiled with numba when it is there, SciPy otherwise) on one CSR matrix,
+        on torch one `index_add_` scatter."""
         (d1, d2), k = self.shape_in, Z.shape[2]
         n_out, n_in = (d2, d1) if transpose else (d1, d2)
-        out_idx, in_idx = (self.fcols, self.frows) if transpose else (self.frows, self.fcols)
         Zf = Z.reshape(self.B * n_in, k)
         if is_torch(y):
             gather, scatter = ("frows", "fcols") if transpose else ("fcols", "frows")
@@ -271,31 +278,31 @@ class BatchedEntrySampling(BatchedOperator):
             out = Zf.new_zeros((self.B * n_out, k))
             out.index_add_(0, self._data(scatter, y), src)
             return out.reshape(self.B, n_out, k)
-        csr = self._pattern(transpose, out_idx, in_idx, n_out, n_in)
-        mat, order = csr
-        mat.data = y.reshape(-1)[order]
-        return (mat @ Zf).reshape(self.B, n_out, k)
+        mat = self._adjoint_csr(y) if mat is None else mat
+        out = t_times(mat, Zf) if transpose else times(mat, Zf)
+        return out.reshape(self.B, n_out, k)
 
-    def _pattern(self, transpose: bool, out_idx, in_idx, n_out: int, n_in: int):
-        cached = self._csr_t if transpose else self._csr
-        if cached is None:
-            order = np.lexsort((in_idx, out_idx))
-            indptr = np.searchsorted(out_idx[order], np.arange(self.B * n_out + 1))
-            mat = sp.csr_array((np.zeros(order.size), in_idx[order], indptr),
-                               shape=(self.B * n_out, self.B * n_in))
-            cached = (mat, order)
-            if transpose:
-                self._csr_t = cached
-            else:
-                self._csr = cached
-        return cached
+    def _adjoint_csr(self, y) -> sp.csr_array:
+        """The block-diagonal (B·d1)×(B·d2) CSR matrix of A*(y) (pattern built once)."""
+        if self._csr is None:
+            order = np.lexsort((self.fcols, self.frows))
+            indptr = np.searchsorted(self.frows[order],
+                                     np.arange(self.B * self.shape_in[0] + 1))
+            self._csr = (self.fcols[order], indptr, order)
+        indices, indptr, order = self._csr
+        return sp.csr_array((y.reshape(-1)[order], indices, indptr),
+                            shape=(self.B * self.shape_in[0], self.B * self.shape_in[1]))
 
     def pull(self, y, U, V):
         self.check_y(y)
         self.check_factors(U, V)
-        return self._products(y, V, transpose=False), self._products(y, U, transpose=True)
+        mat = None if is_torch(y) else self._adjoint_csr(y)
+        return (self._products(y, V, transpose=False, mat=mat),
+                self._products(y, U, transpose=True, mat=mat))
 
     def pull_sym(self, y, U):
         self.check_y(y)
         self.check_factors(U, U)
-        return self._products(y, U, transpose=False) + self._products(y, U, transpose=True)
+        mat = None if is_torch(y) else self._adjoint_csr(y)
+        return (self._products(y, U, transpose=False, mat=mat)
+                + self._products(y, U, transpose=True, mat=mat))

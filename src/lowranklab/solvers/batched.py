@@ -469,9 +469,12 @@ def run_batched(objective: BatchedObjective, theta0, rule, *, stop: Stop | None 
             small = t * _norm(e.grad).to(f64) if is_torch(t) else t * _norm(e.grad)
             lim = stop.xtol * _maximum(_norm(theta), _norm(theta) * 0 + 1.0)
             finish(active & (small <= lim), XTOL, k)
-        upd = active
-        theta = _where(upd, theta_new, theta)
-        e = BatchedEvaluation(*(_where(upd, a, b) for a, b in zip(e_new, e, strict=True)))
+        if int(active.sum()) == active.shape[0]:  # no trial frozen: take the step as it is
+            theta, e = theta_new, e_new
+        else:
+            theta = _where(active, theta_new, theta)
+            e = BatchedEvaluation(*(_where(active, a, b) for a, b in zip(e_new, e,
+                                                                          strict=True)))
         gn = _norm(e.grad)
     wall = time.perf_counter() - t0
 
