@@ -85,4 +85,5 @@ class BatchedLeastSquares:
 
     def value_of(self, r):
         """(scale/2)‖r_b‖² per trial, from the residual."""
-        return 0.5 * self.scale * (r * r).sum(-1)
+        sq = (r * r).sum(-1) if is_torch(r) else np.einsum("bm,bm->b", r, r)
+        return 0.5 * self.scale * sq
