@@ -173,13 +173,14 @@ def test_one_trial_diverging_does_not_stop_the_others():
 
 @pytest.mark.parametrize("stop_kw", [{"max_iter": 40}, {"gtol": 1e-3},
                                      {"stall_tol": 1e-2, "stall_window": 5},
-                                     {"time_budget": 0.0}])
+                                     {"time_budget": 0.0}, {"rtol": 1e-3}])
 def test_other_stops_match_separate_runs(stop_kw):
-    _, objs, th = _batch(_completion, 4)
+    Ps, objs, th = _batch(_completion, 4)
     kw = {"step": 0.3, "max_iter": 3000, **stop_kw}
-    res = solve_batch(objs, th, **kw)
+    res = solve_batch(objs, th, truths=[P.truth for P in Ps], **kw)
     for b, r in enumerate(res):
-        ref = gradient_descent(objs[b], th[b], **kw)
+        ref = gradient_descent(objs[b], th[b], truth=Ps[b].truth, **kw)
+        assert r.message == ref.message
         if "time_budget" in stop_kw:
             assert r.stop is ref.stop is StopCode.BUDGET and r.iterations == 0
             continue
