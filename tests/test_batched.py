@@ -290,3 +290,18 @@ def test_bad_input_errors():
     with pytest.raises(ValueError, match="missing keys"):
         solve_sensing_batch([{"d": 5, "r": 1}])
     assert isinstance(bo.model, BatchedSymmetric)
+
+
+def test_benchmark_records_run_at_a_small_size():
+    """benchmarks/batched.py's code paths (the GPU ones on torch CPU, tiny sizes)."""
+    _torch()
+    from benchmarks import batched as bench
+
+    rec = bench.batched_vs_single("cpu_batched_sensing", bench.sensing_trials, [4], 2, 1)
+    assert {r["backend"] for r in rec["rows"]} == {"numpy", "torch"}
+    assert all(r["us_per_trial_step"] > 0 for r in rec["rows"])
+    assert rec["rows"][0]["floor_us_per_trial_step"] > 0
+    gpu = bench.gpu_batched_sensing(2, 1, device="cpu", B=4)
+    assert [r["dtype"] for r in gpu["rows"]] == ["float32", "float64"]
+    step = bench.gpu_completion_step(200, 4000, 1)
+    assert step["device"] == "cpu (smoke test)" and step["step_ms"] > 0
