@@ -305,3 +305,28 @@ def test_benchmark_records_run_at_a_small_size():
     assert [r["dtype"] for r in gpu["rows"]] == ["float32", "float64"]
     step = bench.gpu_completion_step(200, 4000, 1)
     assert step["device"] == "cpu (smoke test)" and step["step_ms"] > 0
+
+
+def test_no_numpy_round_trip_per_iteration_on_torch(monkeypatch):
+    """Conversions of tensors to NumPy (`numpy`, `__array__`, `tolist`) happen at the start
+    and the end of a batched run only: their number does not grow with the iterations."""
+    torch = _torch()
+    _, objs, th = _batch(_completion, 4)
+    bo = BatchedObjective.stack(objs)
+    tth = torch.as_tensor(th)
+    calls = []
+    for name in ("numpy", "__array__", "tolist"):
+        orig = getattr(torch.Tensor, name)
+
+        def counted(self, *a, _orig=orig, _name=name, **k):
+            calls.append(_name)
+            return _orig(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    counts = []
+    for iters in (3, 30):
+        calls.clear()
+        res = run_batched(bo, tth, Exact(), stop=Stop(max_iter=iters, tol=None, ftol=None))
+        assert list(res.iterations) == [iters] * 4
+        counts.append(len(calls))
+    assert counts[0] == counts[1]

@@ -20,6 +20,11 @@ Trial b of a batched run takes the same steps as `gradient_descent(objective.tri
 ...)` with the same rule (up to round-off: the batched products sum in another order), so
 stop codes and iteration counts agree with separate runs.
 
+On torch the loop stays on the tensors' device: per iteration only the number of running
+trials crosses to the host (one synchronization); θ₀'s summary values, the indices kept at a
+compaction and the final per-trial codes are the only copies to NumPy (tested: their number
+does not grow with the iterations).
+
 Rules: `Constant(η)` (η a number or one per trial) and `Exact(scale)`, the exact line search
 for least squares on UUᵀ / UVᵀ: F_b(θ_b − tξ_b) is a quartic q_b(t) (`BatchedObjective.line`),
 minimized over t > 0 through the real roots of q_b' (a batched 3×3 companion eigenproblem;
