@@ -116,6 +116,14 @@ def test_batched_operators_match_unbatched_products():
         np.testing.assert_allclose(bop.adjoint(y)[b], ops[b].adjoint(y[b]), rtol=1e-12,
                                    atol=1e-12)
         np.testing.assert_array_equal(bop.trial(b).A, ops[b].A)
+    # the fused residual + adjoint pass (compiled, where numba is there) equals the two passes
+    U = rng.standard_normal((3, 6, 2))
+    bb = rng.standard_normal((3, 20))
+    fused = bop.residual_adjoint_sym(U, bb)
+    if fused is not None:
+        r = bop.forward_lr(U, U, symmetric=True) - bb
+        np.testing.assert_allclose(fused[0], r, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(fused[1], bop.adjoint(r), rtol=1e-12, atol=1e-12)
     # entry sampling with one pattern per trial: gather and both scatters
     cops = [completion_problem(7, 5, 2, 0.5, rng).op for _ in range(3)]
     sop = BatchedEntrySampling.stack(cops)

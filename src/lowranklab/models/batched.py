@@ -53,6 +53,13 @@ class BatchedSymmetric:
 
     def loss_grad(self, loss: BatchedLeastSquares, theta):
         (U,) = self.factors(theta)
+        fused = getattr(loss.op, "residual_adjoint_sym", None)
+        out = None if fused is None else fused(U, loss.b_like(U))
+        if out is not None:  # residual and adjoint in one pass over A (compiled)
+            r, G = out
+            if loss.scale != 1.0:
+                G = G * loss.scale
+            return loss.value_of(r), ((G + G.mT) @ U).reshape(theta.shape), r
         r = loss.residual_of(loss.op.forward_lr(U, U, symmetric=True))
         f = loss.value_of(r)
         y = r * loss.scale if loss.scale != 1.0 else r

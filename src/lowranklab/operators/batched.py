@@ -22,8 +22,17 @@ import scipy.sparse as sp
 from lowranklab.backend import is_torch, to_like
 from lowranklab.operators.base import check_shape
 from lowranklab.operators.dense import DenseSensing
-from lowranklab.operators.kernels import sampled_dot, t_times, times
+from lowranklab.operators.kernels import _compiled, sampled_dot, t_times, times
 from lowranklab.operators.sampling import EntrySampling
+
+
+def _fused():
+    """The compiled batched loops, or None without numba (or with LOWRANKLAB_NUMBA=0)."""
+    if _compiled() is None:
+        return None
+    from lowranklab.operators import _batched_kernels
+
+    return _batched_kernels
 
 
 def _batch_index(idx, B: int) -> np.ndarray:
@@ -175,15 +184,37 @@ class BatchedDenseSensing(BatchedOperator):
         self.check_y(y)
         B, (d1, d2) = self.B, self.shape_in
         if self.M is not None:
-            s = (y[:, None, :] @ self._data("M", y))[:, 0, :] / self._data("w", y)
-            if is_torch(y):
-                S = y.new_empty((B, d1 * d2))
-            else:
-                S = np.empty((B, d1 * d2), dtype=s.dtype)
-            S[:, self._data("flat", y)] = s
-            S[:, self._data("flat_t", y)] = s
-            return S.reshape(B, d1, d2)
+            return self._assemble((y[:, None, :] @ self._data("M", y))[:, 0, :]
+                                  / self._data("w", y))
         return (y[:, None, :] @ self._data("A", y))[:, 0, :].reshape(B, d1, d2)
+
+    def residual_adjoint_sym(self, U, b):
+        """(A_b(U_bU_bᵀ) − b_b, A_b*(that)) for the trials at once, in one compiled pass over
+        the half coordinates (`_batched_kernels.half_residual_adjoint`), or None where that
+        path does not apply (torch, float32, non-symmetric A, numba missing or switched off
+        with LOWRANKLAB_NUMBA=0)."""
+        kernels = _fused()
+        if (kernels is None or self.M is None or is_torch(U) or self.dtype != np.float64
+                or U.dtype != np.float64):
+            return None
+        B, d = self.B, self.shape_in[0]
+        x = np.ascontiguousarray((U @ U.mT).reshape(B, d * d)[:, self.flat])
+        r = np.empty((B, self.m))
+        s = np.empty((B, self.M.shape[2]))
+        kernels.half_residual_adjoint(self.M, x, np.ascontiguousarray(b, dtype=np.float64),
+                                      r, s)
+        return r, self._assemble(s / self.w)
+
+    def _assemble(self, s):
+        """The symmetric (B, d, d) matrices with upper-triangle entries s (B, N)."""
+        B, (d1, d2) = self.B, self.shape_in
+        if is_torch(s):
+            S = s.new_empty((B, d1 * d2))
+        else:
+            S = np.empty((B, d1 * d2), dtype=s.dtype)
+        S[:, self._data("flat", s)] = s
+        S[:, self._data("flat_t", s)] = s
+        return S.reshape(B, d1, d2)
 
     def pull(self, y, U, V):
         G = self.adjoint(y)
