@@ -31,6 +31,8 @@ from lowranklab.backend import as_float_array, is_torch, to_like
 from lowranklab.lowrank import LowRank, Matrix, as_dense
 from lowranklab.operators.kernels import t_times, times
 
+_FAST_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
 
 def _is_complex(x) -> bool:
     if isinstance(x, np.ndarray):
@@ -134,6 +136,10 @@ class MeasurementOperator(ABC):
         """The fast paths' O(1) guard: U is (d1, r), V is (d2, r), both real. (Compiled
         kernels index rows by the sampled positions and would read past a short factor.)"""
         d1, d2 = self.shape_in
+        if (type(U) is np.ndarray and type(V) is np.ndarray and U.ndim == 2 and V.ndim == 2
+                and U.shape[0] == d1 and V.shape[0] == d2 and U.shape[1] == V.shape[1]
+                and U.dtype.kind == "f" and V.dtype.kind == "f"):
+            return U, V  # the common case, checked without conversions
         U = U if hasattr(U, "shape") else np.asarray(U)
         V = V if hasattr(V, "shape") else np.asarray(V)
         if (len(U.shape) != 2 or len(V.shape) != 2 or U.shape[0] != d1 or V.shape[0] != d2
@@ -153,6 +159,8 @@ class MeasurementOperator(ABC):
     def check_y(self, y: np.ndarray) -> np.ndarray:
         """y as a real float vector of length m (float32 kept, integers to float64; tensors
         stay tensors)."""
+        if type(y) is np.ndarray and y.dtype in _FAST_DTYPES and y.shape == (self.m,):
+            return y  # the common case (a solver's own residual): nothing to convert
         if not is_torch(y):
             if np.iscomplexobj(y):
                 raise TypeError("y must be real, got complex")

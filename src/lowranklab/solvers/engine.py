@@ -141,6 +141,7 @@ class FlatSpace:
         theta = copy(self.model.check(theta0, "theta0"))
         if not all_finite(theta):
             raise ValueError("theta0 must be finite")
+        self._numpy = type(theta) is np.ndarray
         return theta
 
     def evaluate(self, theta: np.ndarray) -> Evaluation:
@@ -150,11 +151,13 @@ class FlatSpace:
         out = theta + t * xi
         return out if self.project is None else self.project(out)
 
+    _numpy = True  # set by `check`: NumPy iterates (no backend dispatch per inner product)
+
     def inner(self, theta, u: np.ndarray, v: np.ndarray) -> float:
-        return vdot(u, v)
+        return float(np.vdot(u, v)) if self._numpy else vdot(u, v)
 
     def norm(self, theta, u: np.ndarray) -> float:
-        return math.sqrt(vdot(u, u))
+        return math.sqrt(float(np.vdot(u, u)) if self._numpy else vdot(u, u))
 
     def transport(self, theta, theta_new, u):
         """Vector transport to θ_new: the identity on a flat space."""
@@ -420,8 +423,10 @@ def run(
             if any(cb(st) for cb in callbacks):
                 ctx.finish = (StopCode.INTERRUPTED, "stopped by callback")
 
+    max_iter, gtol, ftol, xtol = stop.max_iter, stop.gtol, stop.ftol, stop.xtol
+    budget, blowup = stop.time_budget, stop.blowup
     try:
-        for k in range(stop.max_iter + 1):
+        for k in range(max_iter + 1):
             ctx.k = k
             if ctx.finish:
                 code, message = ctx.finish
@@ -437,30 +442,31 @@ def run(
             if tol is not None and train_error(e) <= tol:
                 code, message = StopCode.CONVERGED, f"training error <= {tol:.3g}"
                 break
-            if stop.gtol is not None and space.norm(ctx.x, e.grad) <= stop.gtol:
-                code, message = StopCode.CONVERGED, f"gradient norm <= {stop.gtol:g}"
+            if gtol is not None and space.norm(ctx.x, e.grad) <= gtol:
+                code, message = StopCode.CONVERGED, f"gradient norm <= {gtol:g}"
                 break
             if truth_rel is not None and truth_rel(ctx.light_state())["rel_error"] <= stop.rtol:
                 code, message = StopCode.CONVERGED, f"relative error <= {stop.rtol:g}"
                 break
-            if stop.ftol is not None:
+            if ftol is not None:
                 best = min(best, e.value)
                 window.append(best)
                 if len(window) == window.maxlen and (
-                        window[0] - best <= stop.ftol * max(abs(best), 1e-300)):
+                        window[0] - best <= ftol * max(abs(best), 1e-300)):
                     code = StopCode.STALLED
                     message = (f"F dropped by <= {stop.ftol:.2g}·|F| over the last "
                                f"{stop.stall_window} iterations")
                     break
-            if k == stop.max_iter:
+            if k == max_iter:
                 break
-            if stop.time_budget is not None and time.perf_counter() - t0 > stop.time_budget:
-                code, message = StopCode.BUDGET, f"time budget {stop.time_budget:g} s spent"
+            if budget is not None and time.perf_counter() - t0 > budget:
+                code, message = StopCode.BUDGET, f"time budget {budget:g} s spent"
                 break
-            record()
-            if ctx.finish:
-                code, message = ctx.finish
-                break
+            if callbacks or ctx.force_record or k <= dense_until or k % record_every == 0:
+                record()
+                if ctx.finish:
+                    code, message = ctx.finish
+                    break
             if progress and time.perf_counter() - last_report > 1.0:
                 last_report = time.perf_counter()
                 print(f"  {name} iter {k}/{stop.max_iter}  F={e.value:.3e}  "
@@ -470,15 +476,15 @@ def run(
             except StopRun as sr:
                 code, message = sr.code, sr.message
                 break
-            if not space.finite(x_new, e_new) or e_new.value > stop.blowup * ctx.f_ref:
+            if not space.finite(x_new, e_new) or e_new.value > blowup * ctx.f_ref:
                 code = StopCode.DIVERGED
                 message = (f"F = {e_new.value:.3e} at iteration {k + 1} (reference "
                            f"{ctx.f_ref:.3e}); last finite iterate returned")
                 diverged_at = k + 1
                 break
-            if stop.xtol is not None and t * space.norm(ctx.x, rule.last_direction) <= (
-                    stop.xtol * max(1.0, space.norm(ctx.x, ctx.x))):
-                code, message = StopCode.CONVERGED, (f"‖x_(k+1) − x_k‖ <= {stop.xtol:g}·"
+            if xtol is not None and t * space.norm(ctx.x, rule.last_direction) <= (
+                    xtol * max(1.0, space.norm(ctx.x, ctx.x))):
+                code, message = StopCode.CONVERGED, (f"‖x_(k+1) − x_k‖ <= {xtol:g}·"
                                                      "max(1, ‖x_k‖)")
                 break
             ctx.x, ctx.e, ctx.step = x_new, e_new, t
