@@ -81,6 +81,19 @@ def to_like(arr: np.ndarray, like: object) -> object:
     return torch.as_tensor(np.ascontiguousarray(arr)).to(device=like.device, dtype=dt)
 
 
+def cached_like(cache: dict, name: str, arr: np.ndarray, like: object) -> object:
+    """`arr` on like's backend: itself for NumPy `like`, else a copy on like's device and
+    dtype made once and kept in `cache` under (name, device, dtype) — an operator's data on
+    the solver's device, never copied again inside a loop."""
+    if not is_torch(like):
+        return arr
+    key = (name, str(like.device), like.dtype)
+    t = cache.get(key)
+    if t is None:
+        t = cache[key] = to_like(arr, like)
+    return t
+
+
 def torch_float_dtype(dtype: object) -> object:
     """The torch dtype of a float dtype-like (np.float32 -> torch.float32)."""
     import torch

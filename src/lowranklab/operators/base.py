@@ -27,7 +27,7 @@ from collections import Counter
 
 import numpy as np
 
-from lowranklab.backend import as_float_array, is_torch, to_like
+from lowranklab.backend import as_float_array, cached_like, is_torch
 from lowranklab.lowrank import LowRank, Matrix, as_dense
 from lowranklab.operators.kernels import t_times, times
 
@@ -177,14 +177,7 @@ class MeasurementOperator(ABC):
     def _data(self, name: str, like: object):
         """The stored array `self.<name>` on the backend of `like`: itself for NumPy input, a
         cached copy on like's device (floats in like's dtype, indices as int64) for tensors."""
-        arr = getattr(self, name)
-        if not is_torch(like):
-            return arr
-        key = (name, str(like.device), like.dtype)
-        t = self._tensors.get(key)
-        if t is None:
-            t = self._tensors[key] = to_like(arr, like)
-        return t
+        return cached_like(self._tensors, name, getattr(self, name), like)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(shape_in={self.shape_in}, m={self.m})"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from lowranklab.backend import is_torch, to_like
+from lowranklab.backend import cached_like, is_torch, to_like
 from lowranklab.operators.base import check_shape
 from lowranklab.operators.dense import DenseSensing
 from lowranklab.operators.kernels import _compiled, sampled_dot, t_times, times
@@ -56,14 +56,7 @@ class BatchedOperator:
 
     def _data(self, name: str, like):
         """The NumPy attribute `name` on like's backend (copied once per device and dtype)."""
-        arr = getattr(self, name)
-        if not is_torch(like):
-            return arr
-        key = (name, str(like.device), like.dtype)
-        t = self._tensors.get(key)
-        if t is None:
-            t = self._tensors[key] = to_like(arr, like)
-        return t
+        return cached_like(self._tensors, name, getattr(self, name), like)
 
     def check_factors(self, U, V) -> None:
         d1, d2 = self.shape_in
