@@ -332,16 +332,40 @@ def test_batched_hook_receives_same_shape_groups(tmp_path):
         groups.append([j.task for j in jobs])
         return [ex.execute_task(j) for j in jobs]
 
+    builtin = ex.BATCHED.get("sensing")
     register_batched("sensing", batched)
     try:
         counts = run_quiet(spec, fresh(tmp_path, spec), executor="serial", batch=4)
     finally:
-        ex.BATCHED.pop("sensing", None)
+        ex.BATCHED["sensing"] = builtin
     assert counts["done"] == 8
     assert groups and all(len({t.shape_key() for t in g}) == 1 for g in groups)
     assert any(len(g) > 1 for g in groups)
     with pytest.raises(ValueError, match="unknown family"):
         register_batched("nope", batched)
+
+
+def test_batched_sensing_sweep_stores_the_task_by_task_values(tmp_path):
+    """--batch N: same-shape sensing tasks run as one batched GD (sweep/batched.py) and store
+    the metrics a task-by-task sweep stores (to round-off), success flags and stop codes alike."""
+    from lowranklab.sweep.batched import run_sensing_group
+
+    assert ex.BATCHED["sensing"] is run_sensing_group
+    spec = spec_from_dict({**QUICK, "seeds": [0, 1, 2, 3]})
+    a = run_quiet(spec, fresh(tmp_path, spec, "serial"), executor="serial")
+    calls = []
+    real = ex.BATCHED["sensing"]
+    ex.BATCHED["sensing"] = lambda jobs: calls.append(len(jobs)) or real(jobs)
+    try:
+        b = run_quiet(spec, fresh(tmp_path, spec, "batched"), executor="serial", batch=16)
+    finally:
+        ex.BATCHED["sensing"] = real
+    assert a["done"] == b["done"] == 16 and max(calls) > 1  # groups really ran batched
+    da = load(tmp_path / "serial").set_index("key").sort_index()
+    db = load(tmp_path / "batched").set_index("key").sort_index()
+    assert (da.success == db.success).all() and (da.stop == db.stop).all()
+    assert (da.iterations == db.iterations).all()
+    np.testing.assert_allclose(db.rel_error, da.rel_error, rtol=1e-6, atol=1e-12)
 
 
 # -- processes: kills, Ctrl-C, concurrent sweeps -------------------------------------------------
@@ -517,7 +541,8 @@ def test_cli_sweeps_an_experiment_by_name(tmp_path):
 @pytest.mark.parametrize("case", ["truncated", "not-sqlite", "dir-store", "out-is-file",
                                   "scheduler", "scheduler-syntax", "grid-abc", "seeds-float",
                                   "seeds-huge", "export-nodir", "export-suffix", "no-spec",
-                                  "workers", "executor", "unknown-experiment", "grid-unknown"])
+                                  "workers", "batch", "executor", "unknown-experiment",
+                                  "grid-unknown"])
 def test_cli_bad_inputs_one_error_line_exit_2(tmp_path, case):
     spec_path = write_spec(tmp_path, QUICK)
     out = tmp_path / "out"
@@ -556,6 +581,8 @@ def test_cli_bad_inputs_one_error_line_exit_2(tmp_path, case):
         args[1] = str(tmp_path / "missing.toml")
     elif case == "workers":
         args += ["--workers", "0"]
+    elif case == "batch":
+        args += ["--batch", "0"]
     elif case == "executor":
         args += ["--executor", "threads"]
     elif case == "unknown-experiment":

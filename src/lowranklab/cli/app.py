@@ -371,6 +371,8 @@ def sweep(
     seeds: Annotated[str | None, typer.Option(help="seeds: '0:10' or '1,5,7'")] = None,
     fixed: Annotated[list[str] | None, typer.Option("--set", help="param key=value")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="an experiment's quick size")] = False,
+    batch: Annotated[int, typer.Option(help="claim N tasks at a time; same-shape sensing "
+                                             "tasks then run as one batched GD")] = 1,
 ) -> None:
     """Run a sweep (TOML spec, or an experiment over --grid × --seeds) into OUT; resumable."""
     from lowranklab.sweep.commands import UsageError, sweep_command
@@ -379,7 +381,7 @@ def sweep(
         code = sweep_command(target, out=out, executor=executor, workers=workers,
                              scheduler=scheduler, resume=resume, retry_failed=retry_failed,
                              export=export, grid=grid or [], seeds=seeds, sets=fixed or [],
-                             quick=quick, echo=typer.echo)
+                             quick=quick, batch=batch, echo=typer.echo)
     except UsageError as e:
         fail(str(e))
     raise typer.Exit(code)

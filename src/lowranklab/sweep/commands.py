@@ -73,7 +73,7 @@ def sweep_command(target: str, *, out: Path, executor: str = "local", workers: i
                   scheduler: str | None = None, resume: bool = False, retry_failed: bool = False,
                   export: Path | None = None, grid: list[str] = (), seeds: str | None = None,
                   sets: list[str] = (), quick: bool = False, plot: bool = True,
-                  echo=print) -> int:
+                  batch: int = 1, echo=print) -> int:
     """Run (or resume) a sweep; returns the exit status (0 all done, 1 some task failed)."""
     try:
         if executor not in EXECUTORS:
@@ -81,6 +81,8 @@ def sweep_command(target: str, *, out: Path, executor: str = "local", workers: i
                              f"{executor!r}")
         if workers is not None and workers < 1:
             raise UsageError(f"--workers must be >= 1, got {workers}")
+        if isinstance(batch, bool) or int(batch) != batch or batch < 1:
+            raise UsageError(f"--batch must be an integer >= 1, got {batch}")
         if scheduler is not None and executor != "dask":
             raise UsageError("--scheduler needs --executor dask")
         if executor == "dask":
@@ -115,7 +117,7 @@ def sweep_command(target: str, *, out: Path, executor: str = "local", workers: i
     report = ProgressReport(spec.name, spec.n_tasks, before["done"] + before["failed"])
     try:
         counts = run_sweep(spec, store, executor=executor, workers=workers,
-                           scheduler=scheduler, progress=report)
+                           scheduler=scheduler, progress=report, batch=batch)
     except StoreError as e:
         raise UsageError(str(e)) from None
     finally:

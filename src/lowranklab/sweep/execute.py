@@ -14,8 +14,9 @@ Ctrl-C and returned `interrupted` is caught too (`families.TaskInterrupted`,
 Batched execution. Tasks with the same `Task.shape_key()` build instances of the same sizes and
 could run as one array program (many trials at once, e.g. on a GPU). `register_batched(family,
 fn)` installs `fn(jobs) -> outcomes` for a family; executors then claim `batch` tasks at a time,
-group them by shape and hand each group to `fn` (`execute_group`). No family has one yet: that
-arrives with the PyTorch / batched-trials issue; until then each group is run task by task.
+group them by shape and hand each group to `fn` (`execute_group`). The sensing family has one
+(`sweep/batched.py`: GD on all the group's trials at once, `solvers.batched`); other families
+run each group task by task.
 """
 
 from __future__ import annotations
@@ -409,3 +410,12 @@ def _hms(s: float) -> str:
         return "?"
     s = int(round(s))
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _register_builtin() -> None:
+    from lowranklab.sweep.batched import run_sensing_group
+
+    register_batched("sensing", run_sensing_group)
+
+
+_register_builtin()
