@@ -35,6 +35,7 @@ import scipy.sparse as sp
 
 from lowranklab.backend import concat, eye, float_dtype, is_torch, zeros
 from lowranklab.lowrank import LowRank, Matrix, as_dense
+from lowranklab.operators.kernels import t_times, times
 from lowranklab.problems.loss import Loss
 
 
@@ -148,8 +149,8 @@ def _products(G: Matrix, U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.n
         return G.L @ (G.R.T @ V), G.R @ (G.L.T @ U)
     if is_torch(G):  # dense or sparse (CSR/COO) tensor
         return G @ V, G.mT @ U
-    if sp.issparse(G):
-        return np.asarray(G @ V), np.asarray(G.T @ U)
+    if sp.issparse(G):  # the compiled CSR kernels where numba is installed (operators/kernels)
+        return times(G, V), t_times(G, U)
     G = _as_float(G)
     return G @ V, G.T @ U
 
