@@ -71,6 +71,8 @@ class LeastSquares(Loss):
         self.scale = float(scale)
         self.shape = op.shape_in
         self._b_on: dict[tuple, object] = {}  # b on other devices/dtypes, see _b_like
+        # operators that stream A compute the residual and the adjoint in one pass
+        self._fused = getattr(op, "residual_adjoint", None)
 
     def _b_like(self, r):
         """b on the backend, device and dtype of the residual r."""
@@ -90,6 +92,9 @@ class LeastSquares(Loss):
     def residual(self, X: Matrix) -> np.ndarray:
         """A(X) − b (in place: `forward` returns a new array)."""
         r = self.op.forward(X)
+        if type(r) is np.ndarray and r.dtype.kind == "f" and not is_torch(self.b):
+            r -= self.b  # the NumPy case, without the backend dispatch
+            return r
         if not is_torch(r) and r.dtype.kind != "f":
             r = r.astype(np.float64)
         r -= self._b_like(r)
@@ -105,7 +110,7 @@ class LeastSquares(Loss):
         return self.op.adjoint(self.scale * self.residual(X))
 
     def value_and_grad(self, X: Matrix) -> tuple[float, Matrix]:
-        fused = getattr(self.op, "residual_adjoint", None)
+        fused = self._fused
         if fused is not None:  # operators that stream A: residual and adjoint in one pass
             r, G = fused(X, self._b_like(X.L if isinstance(X, LowRank) else X), self.scale)
             return 0.5 * self.scale * float(r @ r), G
