@@ -118,7 +118,17 @@ class LeastSquares(Loss):
         value = 0.5 * self.scale * float(r @ r)
         if self.scale != 1.0:
             r *= self.scale
+        self._last = (X, r)  # A(X) − b (times scale) of this X, for `residual_of`
         return value, self.op.adjoint(r)
+
+    def residual_of(self, X: Matrix):
+        """A(X) − b, reusing the last `value_and_grad` when X is that same object (the exact
+        line search needs the current point's residual, which the gradient just computed);
+        do not modify the result."""
+        last = getattr(self, "_last", None)
+        if last is not None and last[0] is X:
+            return last[1] if self.scale == 1.0 else last[1] / self.scale
+        return self.residual(X)
 
     def hvp(self, X: Matrix, Xdot: Matrix) -> Matrix:
         return self.op.adjoint(self.scale * self.op.forward(Xdot))

@@ -218,7 +218,7 @@ def line_minimizer(objective, theta: np.ndarray, xi: np.ndarray, e) -> float:
     if own is not None:
         c = np.asarray(own(Xs), dtype=float)
     else:
-        c = _least_squares_line(loss, Xs)
+        c = _least_squares_line(loss, Xs, e.X)
     reg = model.reg_line(theta, xi)
     if reg is not None:
         m = max(c.size, reg.size)
@@ -261,11 +261,13 @@ def _poly_roots(c: np.ndarray) -> np.ndarray:
     return r
 
 
-def _least_squares_line(loss, Xs) -> np.ndarray:
-    """Coefficients of (scale/2)‖r(s)‖², r(s) = (A(X₀) − b) + Σ_{j≥1} s^j A(X_j)."""
+def _least_squares_line(loss, Xs, X0=None) -> np.ndarray:
+    """Coefficients of (scale/2)‖r(s)‖², r(s) = (A(X₀) − b) + Σ_{j≥1} s^j A(X_j); X0: the
+    current point's matrix as the last evaluation holds it (its residual is reused)."""
     op = loss.op
     r = [None] * len(Xs)
-    r[0] = loss.residual(Xs[0])
+    r[0] = loss.residual_of(X0) if X0 is not None and hasattr(loss, "residual_of") else (
+        loss.residual(Xs[0]))
     for j in range(1, len(Xs)):
         r[j] = op.forward(Xs[j])
     n = len(r)
