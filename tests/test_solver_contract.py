@@ -257,3 +257,22 @@ def test_balanced_scaled_gd_and_exact_step_recover_completion():
         assert res.trace["rel_error"][-1] < 1e-5
         out[direction] = res.iterations
     assert out["scaled"] < out["gradient"]
+
+
+def test_ctrl_c_between_glrl_phases_keeps_the_partial_result(monkeypatch):
+    """A Ctrl-C outside the engine (in GLRL's eigensolve between two phases) also returns the
+    phases done so far as `interrupted` (engine.catch_interrupt in the outer loop)."""
+    from lowranklab.solvers import greedy
+
+    real, calls = greedy.top_eigenpairs, []
+
+    def eig(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(greedy, "top_eigenpairs", eig)
+    res = greedy.glrl(_glrl_loss(0), step=None, max_iter=20_000)
+    assert res.stop is StopCode.INTERRUPTED and res.info["rank"] == 1
+    assert len(res.info["phases"]) == 1 and np.all(np.isfinite(res.factors[0]))

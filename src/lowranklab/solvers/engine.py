@@ -19,6 +19,7 @@ at every iteration (a callback must be able to stop the run at any step).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -41,6 +42,28 @@ AUTO = "auto"
 DEFAULT_RTOL_TRAIN = 1e-14  # converged when ‖A(X) − b‖² ≤ 1e-14·max(‖b‖², 1) (see Stop)
 DEFAULT_FTOL = 10 * np.finfo(float).eps  # stalled: no relative decrease above 10 eps ...
 DEFAULT_STALL_WINDOW = 100  # ... over this many iterations
+
+
+class CtrlC:
+    """Whether a Ctrl-C ended the block of `catch_interrupt`."""
+
+    fired = False
+
+
+@contextlib.contextmanager
+def catch_interrupt():
+    """`with catch_interrupt() as c: ...` ends the block on Ctrl-C (KeyboardInterrupt) and sets
+    `c.fired`, so the caller returns its partial result as `interrupted`: the one place
+    solvers handle Ctrl-C (the engine's loop, the SciPy adapter, the GLRL and sdp-bm outer
+    loops between their inner solves)."""
+    c = CtrlC()
+    try:
+        yield c
+    except KeyboardInterrupt:
+        c.fired = True
+
+
+INTERRUPTED = "interrupted (Ctrl-C)"
 
 
 class StopRun(Exception):  # noqa: N818 (a control-flow signal, not an error)
@@ -426,7 +449,7 @@ def run(
 
     max_iter, gtol, ftol, xtol = stop.max_iter, stop.gtol, stop.ftol, stop.xtol
     budget, blowup = stop.time_budget, stop.blowup
-    try:
+    with catch_interrupt() as ctrl_c:
         for k in range(max_iter + 1):
             ctx.k = k
             if ctx.finish:
@@ -496,8 +519,8 @@ def run(
                 message = (f"iterate left the rank-{space.mf.r} manifold at iteration {k}: "
                            f"sigma_r = {x_new.sigma_r:.3g} <= {space.rank_tol:g} sigma_1")
                 break
-    except KeyboardInterrupt:
-        code, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
+    if ctrl_c.fired:
+        code, message = StopCode.INTERRUPTED, INTERRUPTED
     ctx.k = k
     record(force=True, call=False)
     counts = {"grad_evals": ctx.n_evals}

@@ -37,7 +37,7 @@ from lowranklab.objective import Objective
 from lowranklab.problems.loss import Loss
 from lowranklab.solvers import monitors as mon
 from lowranklab.solvers import rules
-from lowranklab.solvers.engine import Stop, run
+from lowranklab.solvers.engine import INTERRUPTED, Stop, catch_interrupt, run
 from lowranklab.solvers.result import Result, StopCode, Trace
 
 DENSE_EIG_MAX = 300
@@ -252,7 +252,7 @@ def glrl(
     record(0, U, f0, 0.0)
     r = 0
     lam1 = np.nan
-    try:
+    with catch_interrupt() as ctrl_c:
         while True:
             G = loss.grad(LowRank(U, U))
             lam, V = top_eigenpairs(G, 2, dense_max=dense_eig_max)
@@ -301,8 +301,8 @@ def glrl(
             if st in (StopCode.DIVERGED, StopCode.INTERRUPTED, StopCode.BUDGET):
                 stop, message = st, f"phase {r} stopped: {st.value} ({res.message})"
                 break
-    except KeyboardInterrupt:
-        stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
+    if ctrl_c.fired:
+        stop, message = StopCode.INTERRUPTED, INTERRUPTED
 
     counts = {"iterations": total_iter}
     if op is not None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from lowranklab.solvers import monitors as mon
+from lowranklab.solvers.engine import INTERRUPTED, catch_interrupt
 from lowranklab.solvers.result import Result, StopCode, Trace
 
 Callback = Callable[[mon.State], bool | None]
@@ -79,16 +80,16 @@ def minimize(
 
     f0, _ = fun(np.asarray(x0))
     record(0, np.asarray(x0), float(f0), force=True)
-    try:
+    res = None
+    with catch_interrupt() as ctrl_c:
         res = sp_minimize(counted, np.asarray(x0), jac=True, method=method, callback=cb,
                           options=options or {})
-        x = res.x
-        value = float(res.fun)
-    except KeyboardInterrupt:
-        status.update(stop=StopCode.INTERRUPTED, message="interrupted (Ctrl-C)")
-        res = None
+    if ctrl_c.fired:
+        status.update(stop=StopCode.INTERRUPTED, message=INTERRUPTED)
         x = np.asarray(status["x"])
         value = float(fun(x)[0])
+    else:
+        x, value = res.x, float(res.fun)
     record(status["k"], x, value, force=True)
     out = Result(theta=np.array(x, copy=True), X=None, stop=status["stop"],
                  iterations=status["k"], trace=trace, counts={"grad_evals": n_evals[0]},

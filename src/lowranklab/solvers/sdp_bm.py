@@ -208,7 +208,7 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
         return [recorder]
 
     row(0, X, float(np.linalg.norm(objective.evaluate(theta).grad)))
-    try:
+    with engine.catch_interrupt() as ctrl_c:
         while True:
             # -- inner: L-BFGS on L_σ(·, y) with the exact quartic line search --------------
             scale = max(1.0, abs(obj))
@@ -279,8 +279,8 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
                 n_pen += 1
             ref_feas = feas
             loss.set(y=y, sigma=sigma)  # the memoised exact residual r stays valid
-    except KeyboardInterrupt:
-        stop, message = StopCode.INTERRUPTED, "interrupted (Ctrl-C)"
+    if ctrl_c.fired:
+        stop, message = StopCode.INTERRUPTED, engine.INTERRUPTED
     U = model.unpack(theta)[0].copy()
     if cert is None:
         loss.forget()
