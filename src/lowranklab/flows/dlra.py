@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from lowranklab.models.base import sym_basis
+
 
 def dlra_factor_derivatives(U: np.ndarray, S: np.ndarray, V: np.ndarray, Mdot: np.ndarray
                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -190,20 +192,6 @@ def integrate_flow(U0: np.ndarray, S0: np.ndarray, X: Truth, T: float, *,
     return FlowResult(t=t, tau=sol.t if rescaled else None, U=Us, S=Ss, dist=dist, sigma_r=sig,
                       drift=drift, nfev=int(sol.nfev), success=bool(sol.success),
                       message=str(sol.message))
-
-
-def sym_basis(r: int) -> list[np.ndarray]:
-    """An orthonormal basis of the symmetric r×r matrices (off-diagonal pairs scaled 1/√2)."""
-    out = []
-    for i in range(r):
-        for j in range(i, r):
-            E = np.zeros((r, r))
-            if i == j:
-                E[i, i] = 1.0
-            else:
-                E[i, j] = E[j, i] = 1.0 / np.sqrt(2.0)
-            out.append(E)
-    return out
 
 
 def jacobian_rescaled(U: np.ndarray, S: np.ndarray, X: Truth, h: float = 1e-6

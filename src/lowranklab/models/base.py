@@ -96,3 +96,17 @@ def skew_basis(r: int) -> list[np.ndarray]:
             E[i, j], E[j, i] = 1.0, -1.0
             out.append(E)
     return out
+
+
+def sym_basis(r: int) -> list[np.ndarray]:
+    """An orthonormal basis of the symmetric r×r matrices (off-diagonal pairs scaled 1/√2)."""
+    out = []
+    for i in range(r):
+        for j in range(i, r):
+            E = np.zeros((r, r))
+            if i == j:
+                E[i, i] = 1.0
+            else:
+                E[i, j] = E[j, i] = 1.0 / np.sqrt(2.0)
+            out.append(E)
+    return out

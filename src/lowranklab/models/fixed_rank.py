@@ -35,6 +35,7 @@ import scipy.sparse as sp
 
 from lowranklab.backend import concat, eye, float_dtype, is_torch, zeros
 from lowranklab.lowrank import LowRank, Matrix, as_dense
+from lowranklab.models.base import sym_basis
 from lowranklab.operators.kernels import t_times, times
 from lowranklab.problems.loss import Loss
 
@@ -425,16 +426,8 @@ class FixedRankPSD(FixedRank):
     def tangent_basis(self, x: FixedRankPoint) -> list[TangentVector]:
         r, n = self.r, self.n
         Uc = _complement(x.U, n - r)
-        out = []
         Z0 = np.zeros_like(x.U)
-        for i in range(r):
-            for j in range(i, r):
-                M = np.zeros((r, r))
-                if i == j:
-                    M[i, i] = 1.0
-                else:
-                    M[i, j] = M[j, i] = 1.0 / np.sqrt(2.0)
-                out.append(TangentVector(M, Z0, Z0))
+        out = [TangentVector(M, Z0, Z0) for M in sym_basis(r)]
         Z = np.zeros((r, r))
         for a in range(n - r):
             for j in range(r):
