@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from lowranklab.atomic import write_text
 from lowranklab.models import BalancedFactor, SymmetricFactor
 from lowranklab.models.batched import BatchedObjective
 from lowranklab.models.init import initialize
@@ -225,8 +226,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                    machine=platform.machine())
         print(json.dumps(rec))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(records, f, indent=2)
+        write_text(args.json, json.dumps(records, indent=2))  # atomic
     return records
 
 

@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 
+from lowranklab.atomic import write_text
 from lowranklab.models import BalancedFactor
 from lowranklab.models.fixed_rank import manifold_for
 from lowranklab.objective import Objective
@@ -194,8 +195,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                "machine": platform.machine(), "repeats": args.repeats,
                "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
                "loadavg_1min": os.getloadavg()[0]}
-        with open(args.json, "w") as f:
-            json.dump([{**r, **env} for r in records], f, indent=2)
+        write_text(args.json, json.dumps([{**r, **env} for r in records], indent=2))  # atomic
     return records
 
 

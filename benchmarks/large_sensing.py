@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from lowranklab.atomic import write_text
 from lowranklab.models import BalancedFactor
 from lowranklab.objective import Objective
 from lowranklab.operators import StreamedGaussian, rank_one_gaussian
@@ -118,8 +119,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         rec.update(python=platform.python_version(), numpy=np.__version__)
         print(json.dumps(rec))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(records, f, indent=2)
+        write_text(args.json, json.dumps(records, indent=2))  # atomic
     return records
 
 

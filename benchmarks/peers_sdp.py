@@ -45,6 +45,7 @@ import time
 
 import numpy as np
 
+from lowranklab.atomic import write_text
 from lowranklab.problems.min_norm import MinNormFactorization
 from lowranklab.problems.min_norm_instances import random_instance
 from lowranklab.solvers.sdp_bm import sdp_bm
@@ -290,8 +291,7 @@ def main(argv: list[str] | None = None) -> None:
                 "threads": {k: os.environ.get(k) for k in
                             ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
                 "numpy": np.__version__}
-        with open(a.json, "w") as f:
-            json.dump({"meta": meta, "records": recs}, f, indent=1)
+        write_text(a.json, json.dumps({"meta": meta, "records": recs}, indent=1))  # atomic
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import time
 
 import numpy as np
 
+from lowranklab.atomic import write_text
+
 
 def main(argv: list[str] | None = None) -> dict:
     from lowranklab.experiments.glrl2021._common import PolylineDistance, depth2_init
@@ -63,8 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{out['bracket_s'] * 1e3:>9.2f}ms {out['ratio']:>6.1f} {diff:>9.1e} "
           f"{out['segment_fraction']:>13.3f}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=2)
+        write_text(args.json, json.dumps(out, indent=2))  # atomic
     return out
 
 
