@@ -37,6 +37,9 @@ class Objective:
         self._regularized = type(model).reg_value_and_grad is not (
             Parametrization.reg_value_and_grad) or type(model).reg_value is not (
             Parametrization.reg_value)
+        # UUᵀ pulls an exactly symmetric dense G by 2GU: bit for bit (G + Gᵀ)U, one add fewer
+        sym = getattr(loss, "symmetric_gradient", False)
+        self._pull_sym = getattr(model, "pull_symmetric", None) if sym else None
 
     @property
     def dim(self) -> int:
@@ -58,7 +61,10 @@ class Objective:
     def evaluate(self, theta: np.ndarray) -> Evaluation:
         X = self.model.to_matrix(theta)
         f, G = self.loss.value_and_grad(X)
-        grad = self.model.pull(theta, G)
+        if self._pull_sym is not None and type(G) is np.ndarray:
+            grad = self._pull_sym(theta, G)
+        else:
+            grad = self.model.pull(theta, G)
         if self._regularized:
             reg, reg_grad = self.model.reg_value_and_grad(theta)
             return Evaluation(f + reg, f, grad + reg_grad, X, G)

@@ -49,6 +49,15 @@ class SymmetricFactor(Parametrization):
             return ((G + G.T) @ U).reshape(-1)
         return (times(G, U) + t_times(G, U)).reshape(-1)
 
+    def pull_symmetric(self, theta, G: np.ndarray) -> np.ndarray:
+        """`pull` for a dense G = Gᵀ (exactly): 2GU, the same numbers as (G + Gᵀ)U (doubling is
+        exact), without forming G + Gᵀ (`Objective` uses it when the loss says
+        `symmetric_gradient`)."""
+        (U,) = self.unpack(theta)
+        out = G @ U
+        out *= 2.0
+        return out.reshape(-1)
+
     def curvature(self, theta, theta_dot, G: Matrix) -> np.ndarray:
         (Ud,) = self.unpack(theta_dot)
         return (times(G, Ud) + t_times(G, Ud)).reshape(-1)

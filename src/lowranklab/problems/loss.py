@@ -34,6 +34,12 @@ class Loss(ABC):
     def value_and_grad(self, X: Matrix) -> tuple[float, Matrix]:
         return self.value(X), self.grad(X)
 
+    @property
+    def symmetric_gradient(self) -> bool:
+        """True when a dense NumPy ∇f(X) is symmetric bit for bit (so (G + Gᵀ)U = 2GU
+        exactly); False unless a loss knows it."""
+        return False
+
 
 class LeastSquares(Loss):
     """f(X) = (scale/2)·‖A(X) − b‖²₂.
@@ -73,6 +79,12 @@ class LeastSquares(Loss):
         self._b_on: dict[tuple, object] = {}  # b on other devices/dtypes, see _b_like
         # operators that stream A compute the residual and the adjoint in one pass
         self._fused = getattr(op, "residual_adjoint", None)
+
+    @property
+    def symmetric_gradient(self) -> bool:
+        """A*(y) is exactly symmetric when every A_i is (symmetric dense sensing: the
+        half-coordinate adjoint writes each pair (i, j), (j, i) from one number)."""
+        return bool(getattr(self.op, "exactly_symmetric", False))
 
     def _b_like(self, r):
         """b on the backend, device and dtype of the residual r."""

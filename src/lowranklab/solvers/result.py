@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,13 @@ class Trace:
 
     @property
     def columns(self) -> dict[str, list[float]]:
+        rows = self._pending
+        if rows and all(r.keys() == rows[0].keys() for r in rows) and (
+                not self._columns or self._columns.keys() == rows[0].keys()):
+            # the usual case, every row with the same columns: one C-level pass per column
+            for k in rows[0]:
+                self._columns.setdefault(k, []).extend(map(float, map(itemgetter(k), rows)))
+            self._pending = []
         if self._pending:
             n = len(next(iter(self._columns.values()))) if self._columns else 0
             for row in self._pending:
