@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from lowranklab.lowrank import LowRank
 from lowranklab.models import BalancedFactor, SymmetricFactor
 from lowranklab.objective import Objective
 from lowranklab.operators import EntrySampling, kernels, uniform_entries
@@ -166,3 +167,115 @@ def test_backends_give_the_same_gradient_step(monkeypatch, rng):
     e_numpy = obj.evaluate(theta)
     assert e_numba.value == pytest.approx(e_numpy.value, rel=1e-13)
     np.testing.assert_allclose(e_numba.grad, e_numpy.grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
+@pytest.mark.parametrize("q,p", [(3, 3), (1, 5)])
+def test_residual_products_is_the_three_separate_products(q, p, rng):
+    """One compiled pass gives A(L Rᵀ) − b, G Z and Gᵀ W for G = w·A*(res), repeats and an
+    unobserved row included, to round-off (the sums run in the same order as the separate
+    kernels' up to the fastmath reassociation: 1e-12 relative)."""
+    d1, d2, m = 13, 11, 60
+    rows, cols = _indices(rng, d1, d2, m)
+    rows[rows == 4] = 5  # row 4 unobserved: its G Z row is zero
+    order = np.lexsort((cols, rows))  # row-major order, repeats adjacent
+    rows, cols = rows[order], cols[order]
+    op = EntrySampling(rows, cols, (d1, d2))
+    assert op._order is None
+    L, R = rng.standard_normal((d1, 2)), rng.standard_normal((d2, 2))
+    Z, W = rng.standard_normal((d2, q)), rng.standard_normal((d1, p))
+    b = rng.standard_normal(m)
+    res, GZ, GtW, G = op.residual_products(L, R, b, 2.5, Z, W)
+    want = np.einsum("kt,kt->k", L[rows], R[cols]) - b
+    Gd = np.zeros((d1, d2))
+    np.add.at(Gd, (rows, cols), 2.5 * want)
+    for got, ref in ((res, want), (GZ, Gd @ Z), (GtW, Gd.T @ W), (G.toarray(), Gd)):
+        assert np.allclose(got, ref, rtol=1e-12, atol=1e-12)
+    assert not GZ[4].any()
+    assert op.counts["forward"] == op.counts["adjoint"] == 1
+
+
+def test_residual_products_declines_where_one_pass_does_not_apply(monkeypatch, rng):
+    """Unsorted observations, float32 factors or numba off: None (callers take the separate
+    products), nothing counted."""
+    d1, d2, m = 9, 8, 30
+    rows, cols = _indices(rng, d1, d2, m, shuffled=True)
+    L, R, b = rng.standard_normal((d1, 2)), rng.standard_normal((d2, 2)), rng.standard_normal(m)
+    shuffled = EntrySampling(rows, cols, (d1, d2))
+    if shuffled._order is not None:
+        assert shuffled.residual_products(L, R, b, 1.0, R, L) is None
+    rows, cols = _indices(rng, d1, d2, m, shuffled=False)
+    op = EntrySampling(rows, cols, (d1, d2))
+    f32 = L.astype(np.float32)
+    assert op.residual_products(f32, R.astype(np.float32), b, 1.0, R, L) is None
+    monkeypatch.setattr(kernels, "_compiled", lambda: None)
+    assert op.residual_products(L, R, b, 1.0, R, L) is None
+    assert op.counts["forward"] == op.counts["adjoint"] == 0
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_manifold_gradient_through_the_one_pass_matches_the_separate_products(symmetric, rng):
+    """FixedRank / FixedRankPSD gradient of completion: the fused pass and the three-pass path
+    (numba off) agree in f, the tangent components and G to round-off, and the exact line
+    search's residual reuse sees the fused residual."""
+    from lowranklab.models.fixed_rank import manifold_for
+    from lowranklab.problems import completion_problem
+
+    prob = completion_problem(40, 40, 3, 0.3, rng)
+    man = manifold_for(prob.shape, 3, symmetric=symmetric)
+    x = man.random_point(rng)
+    loss = prob.loss()
+    f1, xi1, G1 = man.gradient(loss, x)
+    assert loss.value_and_products(x.lowrank(), *man._sides(x)) is not None
+    assert np.allclose(loss.residual_of(loss._last[0]), prob.op.forward(x.lowrank()) - prob.b,
+                       rtol=1e-12, atol=1e-14)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "_compiled", lambda: None)
+        assert loss.value_and_products(x.lowrank(), *man._sides(x)) is None
+        f0, xi0, G0 = man.gradient(loss, x)
+    assert f1 == pytest.approx(f0, rel=1e-13)
+    for a, c in ((xi1.M, xi0.M), (xi1.Up, xi0.Up), (xi1.Vp, xi0.Vp)):
+        assert np.allclose(a, c, rtol=1e-11, atol=1e-13)
+    assert np.allclose(G1.toarray(), G0.toarray(), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
+@pytest.mark.parametrize("kind", ["balanced", "symmetric"])
+def test_objective_takes_the_one_pass_with_the_same_gradient(kind, monkeypatch, rng):
+    """Objective.evaluate on compiled completion pulls back through `value_and_products`
+    (one forward, one adjoint counted) and gives the three-pass gradient to round-off."""
+    from lowranklab.problems import completion_problem
+
+    prob = completion_problem(30, 30, 2, 0.4, rng)
+    model = (BalancedFactor(30, 30, 2, mu=0.5) if kind == "balanced"
+             else SymmetricFactor(30, 2))
+    obj = Objective(prob.loss(), model)
+    assert obj._products
+    theta = rng.standard_normal(model.dim)
+    e1 = obj.evaluate(theta)
+    assert dict(prob.op.counts) == {"forward": 1, "adjoint": 1}
+    monkeypatch.setattr(kernels, "_compiled", lambda: None)
+    e0 = obj.evaluate(theta)
+    assert e1.value == pytest.approx(e0.value, rel=1e-13)
+    assert np.allclose(e1.grad, e0.grad, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("backend_name", ["numpy", "numba"])
+def test_forward_gram_is_the_gram_matrix_of_the_forwards(backend_name, monkeypatch, rng):
+    """op.forward_gram([X_1, X_2], r0) = [⟨y_a, y_c⟩] for y = (r0, A(X_1), A(X_2)), through
+    the one compiled pass and through the separate forwards; counts one forward per X_j."""
+    if backend_name == "numba" and not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    if backend_name == "numpy":
+        monkeypatch.setattr(kernels, "_compiled", lambda: None)
+    d1, d2, m = 12, 9, 50
+    rows, cols = _indices(rng, d1, d2, m)
+    op = EntrySampling(rows, cols, (d1, d2))
+    Xs = [LowRank(rng.standard_normal((d1, k)), rng.standard_normal((d2, k))) for k in (4, 2)]
+    r0 = rng.standard_normal(m)
+    Y = np.stack([r0] + [np.einsum("kt,kt->k", X.L[rows], X.R[cols]) for X in Xs])
+    got = op.forward_gram(Xs, r0)
+    assert np.allclose(got, Y @ Y.T, rtol=1e-12, atol=1e-12)
+    assert np.array_equal(got, got.T)
+    assert op.counts["forward"] == 2

@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 
 from lowranklab.backend import concat, eye, float_dtype, is_torch, zeros
@@ -98,14 +99,27 @@ class TangentVector:
         return self + (-1.0) * other
 
 
+class _NumPyLinalg:
+    """numpy.linalg's svd and eigh, with the reduced QR from SciPy (the same LAPACK geqrf +
+    orgqr without NumPy's wrapper overhead and finite check: 65 µs against 93 µs at 1000×10,
+    five of them per RGD step)."""
+
+    svd = staticmethod(np.linalg.svd)
+    eigh = staticmethod(np.linalg.eigh)
+
+    @staticmethod
+    def qr(a):
+        return scipy.linalg.qr(a, mode="economic", check_finite=False)
+
+
 def _la(x):
-    """The linear-algebra module for x's backend: numpy.linalg or torch.linalg (same qr, svd,
+    """The linear-algebra module for x's backend: NumPy/SciPy or torch.linalg (same qr, svd,
     eigh signatures and conventions: reduced QR, full SVD, ascending eigenvalues)."""
     if is_torch(x):
         import torch
 
         return torch.linalg
-    return np.linalg
+    return _NumPyLinalg
 
 
 def _flip(x, axis: int):
@@ -249,7 +263,13 @@ class FixedRank:
     # -- tangent vectors ------------------------------------------------------------------
     def project(self, x: FixedRankPoint, A: Matrix) -> TangentVector:
         """P_{T_Z}(A) in components: M = UᵀAV, Up = P_U⊥AV, Vp = P_V⊥AᵀU (hou2021 Def. 2.2)."""
-        AV, AtU = _products(A, x.U, x.V)
+        return self._project_products(x, *_products(A, x.U, x.V))
+
+    def _sides(self, x: FixedRankPoint) -> tuple:
+        """(Z, W) with P_T(A) a function of A Z and Aᵀ W: (V, U)."""
+        return x.V, x.U
+
+    def _project_products(self, x: FixedRankPoint, AV, AtU) -> TangentVector:
         M = x.U.T @ AV
         return TangentVector(M, AV - x.U @ M, AtU - x.V @ M.T)
 
@@ -329,7 +349,14 @@ class FixedRank:
         return float(f), G
 
     def gradient(self, loss: Loss, x: FixedRankPoint) -> tuple[float, TangentVector, Matrix]:
-        """(f(Z), grad f(Z) = P_T(∇f(Z)), ∇f(Z))."""
+        """(f(Z), grad f(Z) = P_T(∇f(Z)), ∇f(Z)). Where the loss computes f and the two
+        products P_T needs in one pass (`LeastSquares.value_and_products`: compiled entry
+        sampling) it does."""
+        out = (loss.value_and_products(x.lowrank(), *self._sides(x))
+               if getattr(loss, "fuses_products", False) else None)
+        if out is not None:
+            f, AZ, AtW, G = out
+            return float(f), self._project_products(x, AZ, AtW), G
         f, G = self.ambient_gradient(loss, x)
         return f, self.project(x, G), G
 
@@ -404,7 +431,12 @@ class FixedRankPSD(FixedRank):
 
     def project(self, x: FixedRankPoint, A: Matrix) -> TangentVector:
         """P_T(sym A) = P_U A_s + A_s P_U − P_U A_s P_U with A_s = (A + Aᵀ)/2."""
-        AU, AtU = _products(A, x.U, x.U)
+        return self._project_products(x, *_products(A, x.U, x.U))
+
+    def _sides(self, x: FixedRankPoint) -> tuple:
+        return x.U, x.U
+
+    def _project_products(self, x: FixedRankPoint, AU, AtU) -> TangentVector:
         AsU = 0.5 * (AU + AtU)
         M = x.U.T @ AsU
         M = 0.5 * (M + M.T)

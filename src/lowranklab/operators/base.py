@@ -27,7 +27,7 @@ from collections import Counter
 
 import numpy as np
 
-from lowranklab.backend import as_float_array, cached_like, is_torch
+from lowranklab.backend import as_float_array, cached_like, is_torch, vdot
 from lowranklab.lowrank import LowRank, Matrix, as_dense
 from lowranklab.operators.kernels import t_times, times
 
@@ -109,6 +109,18 @@ class MeasurementOperator(ABC):
     def adjoint_t_times(self, y: np.ndarray, Z: np.ndarray) -> np.ndarray:
         """A*(y)ᵀ · Z (compiled for a sparse A*(y) where numba is installed)."""
         return t_times(self.adjoint(y), self._check_rows(Z, self.shape_in[0], "Z"))
+
+    def forward_gram(self, Xs: list, r0) -> np.ndarray:
+        """The Gram matrix ⟨y_a, y_c⟩ of y₀ = r0 and y_j = A(X_j), j = 1..J, as a (J+1)×(J+1)
+        float64 array (the exact line search's polynomial coefficients). Operators that can
+        compute it in one pass without storing the y_j override this."""
+        ys = [r0, *(self.forward(X) for X in Xs)]
+        n = len(ys)
+        out = np.zeros((n, n))
+        for a in range(n):
+            for c in range(a, n):
+                out[a, c] = out[c, a] = vdot(ys[a], ys[c])
+        return out
 
     def normal(self, X: Matrix) -> Matrix:
         """A*A(X), the Gauss–Newton curvature of ½‖A(X) − b‖²."""

@@ -4,6 +4,13 @@
   entries, i.e. A(U Vᵀ) for entry sampling (the "SDDMM" of sparse linear algebra).
 * `times(G, Z)`, `t_times(G, Z)`: G Z and Gᵀ Z for the sparse G = A*(y), the pull
   DX*[G] = (G V, Gᵀ U), written straight into the parts of one gradient array.
+* `residual_products(...)`: the residual A(L Rᵀ) − b and both products G Z, Gᵀ W of
+  G = w·A*(residual) in one pass (compiled only) — the whole completion gradient of U Vᵀ,
+  UUᵀ and the fixed-rank manifold, where the three kernels above take three passes
+  (measured 1.0 ms against 2.0 ms at n = 1000, |Ω| = 10⁵, r = 10);
+* `sampled_gram(...)`: the 3×3 Gram matrix of a residual and the sampled entries of two
+  factored matrices in one pass (compiled only), the exact line search's coefficients along
+  a two-factor product without storing A(X₁), A(X₂) (0.6 ms against 1.3 ms, same size).
 
 With numba (the `fast` extra) each is one compiled pass over the observations that never
 stores the gathered factor rows; it is compiled on first use and cached on disk
@@ -158,3 +165,41 @@ def _gather_buffers(buffers: list | None, n: int, r: int, dtype) -> tuple[np.nda
     if buffers is not None:
         buffers[:] = pair
     return pair[0], pair[1]
+
+
+def residual_products(indptr: np.ndarray, indices: np.ndarray, L: np.ndarray, R: np.ndarray,
+                      b: np.ndarray, weight: float, Z: np.ndarray, W: np.ndarray):
+    """(res, G Z, Gᵀ W) with res = A(L Rᵀ) − b over a CSR pattern whose observations come in
+    row-major order, and G = weight·A*(res): the residual and both factor products of a
+    completion gradient in one compiled pass (`residual_products_kernel`). None when the
+    compiled loops are off or the arrays are not all float64 (callers then take the three
+    separate products)."""
+    compiled = _compiled()
+    arrays = (L, R, b, Z, W)
+    if compiled is None or any(type(a) is not np.ndarray or a.dtype != np.float64
+                               for a in arrays):
+        return None
+    L, R, Z, W = (np.ascontiguousarray(a) for a in (L, R, Z, W))
+    res = np.empty(b.shape[0])
+    GZ = np.empty((indptr.shape[0] - 1, Z.shape[1]))
+    GtW = np.empty((R.shape[0], W.shape[1]))
+    compiled.residual_products_kernel(_unsigned(indptr), _unsigned(indices), L, R,
+                                      np.ascontiguousarray(b), float(weight), Z, W, res, GZ,
+                                      GtW, np.empty(Z.shape[1]))
+    return res, GZ, GtW
+
+
+def sampled_gram(rows: np.ndarray, cols: np.ndarray, factors: list, r0: np.ndarray):
+    """The 3×3 Gram matrix of r0 and the sampled entries y_s = ((L_s R_sᵀ)_{i_k j_k})_k of two
+    factored matrices `factors` = [(L_1, R_1), (L_2, R_2)], in one compiled pass that never
+    stores the y_s (`sampled_gram2_kernel`). None when the compiled loops are off, the number
+    of factored matrices is not two, or an array is not float64 NumPy."""
+    compiled = _compiled()
+    if compiled is None or len(factors) != 2 or type(r0) is not np.ndarray or (
+            r0.dtype != np.float64) or any(type(a) is not np.ndarray or a.dtype != np.float64
+                                           for f in factors for a in f):
+        return None
+    (L1, R1), (L2, R2) = ((np.ascontiguousarray(a), np.ascontiguousarray(b)) for a, b in factors)
+    g00, g01, g02, g11, g12, g22 = compiled.sampled_gram2_kernel(
+        _unsigned(rows), _unsigned(cols), L1, R1, L2, R2, r0)
+    return np.array([[g00, g01, g02], [g01, g11, g12], [g02, g12, g22]])

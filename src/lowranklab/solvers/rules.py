@@ -264,18 +264,14 @@ def _poly_roots(c: np.ndarray) -> np.ndarray:
 def _least_squares_line(loss, Xs, X0=None) -> np.ndarray:
     """Coefficients of (scale/2)‖r(s)‖², r(s) = (A(X₀) − b) + Σ_{j≥1} s^j A(X_j); X0: the
     current point's matrix as the last evaluation holds it (its residual is reused)."""
-    op = loss.op
-    r = [None] * len(Xs)
-    r[0] = loss.residual_of(X0) if X0 is not None and hasattr(loss, "residual_of") else (
+    r0 = loss.residual_of(X0) if X0 is not None and hasattr(loss, "residual_of") else (
         loss.residual(Xs[0]))
-    for j in range(1, len(Xs)):
-        r[j] = op.forward(Xs[j])
-    n = len(r)
+    gram = loss.op.forward_gram(Xs[1:], r0)  # ⟨r_i, r_j⟩, one pass where the operator can
+    n = len(Xs)
     c = np.zeros(2 * n - 1)
     for i in range(n):
-        for j in range(i, n):
-            v = vdot(r[i], r[j])
-            c[i + j] += v if i == j else 2.0 * v
+        for j in range(n):
+            c[i + j] += gram[i, j]
     c *= 0.5 * loss.scale
     return c
 
