@@ -40,10 +40,6 @@ class Objective:
         # UUᵀ pulls an exactly symmetric dense G by 2GU: bit for bit (G + Gᵀ)U, one add fewer
         sym = getattr(loss, "symmetric_gradient", False)
         self._pull_sym = getattr(model, "pull_symmetric", None) if sym else None
-        # a loss that computes f, ∇f Z and ∇fᵀ W in one pass (compiled completion) and a
-        # model whose pull is a function of exactly those products take that pass
-        self._products = getattr(loss, "fuses_products", False) and hasattr(model,
-                                                                              "pull_sides")
 
     @property
     def dim(self) -> int:
@@ -64,17 +60,11 @@ class Objective:
 
     def evaluate(self, theta: np.ndarray) -> Evaluation:
         X = self.model.to_matrix(theta)
-        out = (self.loss.value_and_products(X, *self.model.pull_sides(theta))
-               if self._products else None)
-        if out is not None:
-            f, GZ, GtW, G = out
-            grad = self.model.pull_products(theta, GZ, GtW)
+        f, G = self.loss.value_and_grad(X)
+        if self._pull_sym is not None and type(G) is np.ndarray:
+            grad = self._pull_sym(theta, G)
         else:
-            f, G = self.loss.value_and_grad(X)
-            if self._pull_sym is not None and type(G) is np.ndarray:
-                grad = self._pull_sym(theta, G)
-            else:
-                grad = self.model.pull(theta, G)
+            grad = self.model.pull(theta, G)
         if self._regularized:
             reg, reg_grad = self.model.reg_value_and_grad(theta)
             return Evaluation(f + reg, f, grad + reg_grad, X, G)

@@ -57,15 +57,6 @@ class BalancedFactor(Parametrization):
         U, V = self.unpack(theta)
         return self._both_sides(G, U, V)
 
-    def pull_sides(self, theta) -> tuple:
-        """(Z, W) with DX*[G] a function of G Z and Gᵀ W: (V, U)."""
-        U, V = self.unpack(theta)
-        return V, U
-
-    def pull_products(self, theta, GV, GtU) -> np.ndarray:
-        """DX*[G] = vec([G V; Gᵀ U]) from the two products."""
-        return concat([GV, GtU], axis=0).reshape(-1)
-
     def curvature(self, theta, theta_dot, G: Matrix) -> np.ndarray:
         Ud, Vd = self.unpack(theta_dot)
         return self._both_sides(G, Ud, Vd)

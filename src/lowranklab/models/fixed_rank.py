@@ -263,13 +263,7 @@ class FixedRank:
     # -- tangent vectors ------------------------------------------------------------------
     def project(self, x: FixedRankPoint, A: Matrix) -> TangentVector:
         """P_{T_Z}(A) in components: M = UᵀAV, Up = P_U⊥AV, Vp = P_V⊥AᵀU (hou2021 Def. 2.2)."""
-        return self._project_products(x, *_products(A, x.U, x.V))
-
-    def _sides(self, x: FixedRankPoint) -> tuple:
-        """(Z, W) with P_T(A) a function of A Z and Aᵀ W: (V, U)."""
-        return x.V, x.U
-
-    def _project_products(self, x: FixedRankPoint, AV, AtU) -> TangentVector:
+        AV, AtU = _products(A, x.U, x.V)
         M = x.U.T @ AV
         return TangentVector(M, AV - x.U @ M, AtU - x.V @ M.T)
 
@@ -349,14 +343,7 @@ class FixedRank:
         return float(f), G
 
     def gradient(self, loss: Loss, x: FixedRankPoint) -> tuple[float, TangentVector, Matrix]:
-        """(f(Z), grad f(Z) = P_T(∇f(Z)), ∇f(Z)). Where the loss computes f and the two
-        products P_T needs in one pass (`LeastSquares.value_and_products`: compiled entry
-        sampling) it does."""
-        out = (loss.value_and_products(x.lowrank(), *self._sides(x))
-               if getattr(loss, "fuses_products", False) else None)
-        if out is not None:
-            f, AZ, AtW, G = out
-            return float(f), self._project_products(x, AZ, AtW), G
+        """(f(Z), grad f(Z) = P_T(∇f(Z)), ∇f(Z))."""
         f, G = self.ambient_gradient(loss, x)
         return f, self.project(x, G), G
 
@@ -431,12 +418,7 @@ class FixedRankPSD(FixedRank):
 
     def project(self, x: FixedRankPoint, A: Matrix) -> TangentVector:
         """P_T(sym A) = P_U A_s + A_s P_U − P_U A_s P_U with A_s = (A + Aᵀ)/2."""
-        return self._project_products(x, *_products(A, x.U, x.U))
-
-    def _sides(self, x: FixedRankPoint) -> tuple:
-        return x.U, x.U
-
-    def _project_products(self, x: FixedRankPoint, AU, AtU) -> TangentVector:
+        AU, AtU = _products(A, x.U, x.U)
         AsU = 0.5 * (AU + AtU)
         M = x.U.T @ AsU
         M = 0.5 * (M + M.T)

@@ -50,15 +50,6 @@ class SymmetricFactor(Parametrization):
             return ((G + G.T) @ U).reshape(-1)
         return (times(G, U) + t_times(G, U)).reshape(-1)
 
-    def pull_sides(self, theta) -> tuple:
-        """(Z, W) with DX*[G] a function of G Z and Gᵀ W: (U, U)."""
-        (U,) = self.unpack(theta)
-        return U, U
-
-    def pull_products(self, theta, GU, GtU) -> np.ndarray:
-        """DX*[G] = (G + Gᵀ)U = GU + GᵀU from the two products."""
-        return (GU + GtU).reshape(-1)
-
     def pull_symmetric(self, theta, G: np.ndarray) -> np.ndarray:
         """`pull` for a dense G = Gᵀ (exactly): 2GU, the same numbers as (G + Gᵀ)U (doubling is
         exact), without forming G + Gᵀ (`Objective` uses it when the loss says

@@ -88,39 +88,6 @@ def csr_t_times_kernel(indptr, indices, data, Z, out):  # pragma: no cover - com
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def residual_products_kernel(indptr, indices, L, R, b, weight, Z, W, res, GZ, GtW,
-                             acc):  # pragma: no cover - compiled
-    """One pass over the observations in CSR (row-major) order, for G = weight·A*(res):
-
-        res[k] = ⟨L[i], R[j]⟩ − b[k],   GZ[i] = Σ_k weight·res[k]·Z[j],
-        GtW[j] += weight·res[k]·W[i]    (k over row i, j = indices[k]),
-
-    i.e. the residual of X = L Rᵀ and both products of the gradient with the factors, where
-    `sampled_dot`, `csr_times_kernel` and `csr_t_times_kernel` take three passes. Row i of GZ
-    is summed in `acc` (length Z.shape[1]), which stays in L1."""
-    r, q, p = L.shape[1], Z.shape[1], W.shape[1]
-    GtW[:] = 0.0
-    for i in range(indptr.shape[0] - 1):
-        for t in range(q):
-            acc[t] = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            j = indices[k]
-            s = 0.0
-            for t in range(r):
-                s += L[i, t] * R[j, t]
-            s -= b[k]
-            res[k] = s
-            y = weight * s
-            for t in range(q):
-                acc[t] += y * Z[j, t]
-            for t in range(p):
-                GtW[j, t] += y * W[i, t]
-        for t in range(q):
-            GZ[i, t] = acc[t]
-
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True)
 def sampled_gram2_kernel(rows, cols, L1, R1, L2, R2, r0):  # pragma: no cover - compiled
     """The six sums Σ_k y_a[k] y_c[k] (a ≤ c) of y_0 = r0, y_1[k] = ⟨L1[i_k], R1[j_k]⟩ and
     y_2[k] = ⟨L2[i_k], R2[j_k]⟩, in one pass held in scalars (registers), y_1 and y_2 never

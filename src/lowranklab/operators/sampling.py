@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from lowranklab.backend import CSRPair, is_torch
 from lowranklab.lowrank import LowRank
 from lowranklab.operators.base import MeasurementOperator, check_shape
-from lowranklab.operators.kernels import residual_products, sampled_dot, sampled_gram
+from lowranklab.operators.kernels import sampled_dot, sampled_gram
 
 TORCH_BLOCK = 1 << 22  # observations per gather/scatter block on torch
 
@@ -145,29 +145,6 @@ class EntrySampling(MeasurementOperator):
                         y[self._data("_t_order", y)], self.shape_in[::-1])
 
         return CSRPair(G, transpose)
-
-    def residual_products(self, L, R, b, weight: float, Z, W):
-        """(res, G Z, Gᵀ W, G) for res = A(L Rᵀ) − b and G = weight·A*(res), in one compiled
-        pass over the observations (`kernels.residual_products`; a completion gradient and
-        both of its products with the factors, where forward, G Z and Gᵀ Z take three). None
-        where that pass does not apply (no numba, not float64 NumPy, observations not in
-        row-major order): the caller then takes the separate products. Counts one forward
-        and one adjoint."""
-        if self._order is not None:
-            return None
-        L, R = self.check_factors(L, R)
-        Z, W = self._check_rows(Z, self.shape_in[1], "Z"), self._check_rows(W, self.shape_in[0],
-                                                                            "W")
-        if Z.ndim != 2 or W.ndim != 2:
-            return None
-        out = residual_products(self._indptr, self._indices, L, R, b, weight, Z, W)
-        if out is None:
-            return None
-        self.counts["forward"] += 1
-        self.counts["adjoint"] += 1
-        res, GZ, GtW = out
-        G = sp.csr_array((weight * res, self._indices, self._indptr), shape=self.shape_in)
-        return res, GZ, GtW, G
 
     def forward_gram(self, Xs: list, r0) -> np.ndarray:
         """`MeasurementOperator.forward_gram` in one compiled pass over the observations for

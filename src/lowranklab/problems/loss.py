@@ -40,12 +40,6 @@ class Loss(ABC):
         exactly); False unless a loss knows it."""
         return False
 
-    fuses_products = False  # value_and_products may compute f, ∇f Z, ∇fᵀ W in one pass
-
-    def value_and_products(self, X: Matrix, Z, W):
-        """(f(X), ∇f(X) Z, ∇f(X)ᵀ W, ∇f(X)) in one pass where the loss can; None otherwise."""
-        return None
-
 
 class LeastSquares(Loss):
     """f(X) = (scale/2)·‖A(X) − b‖²₂.
@@ -138,24 +132,6 @@ class LeastSquares(Loss):
             r *= self.scale
         self._last = (X, r)  # A(X) − b (times scale) of this X, for `residual_of`
         return value, self.op.adjoint(r)
-
-    @property
-    def fuses_products(self) -> bool:
-        return hasattr(self.op, "residual_products") and self._fused is None
-
-    def value_and_products(self, X: Matrix, Z, W):
-        """(f(X), ∇f(X) Z, ∇f(X)ᵀ W, ∇f(X)) where the operator computes the residual and both
-        products in one pass (`EntrySampling.residual_products`: a completion gradient
-        projected onto a tangent space, or pulled back to U Vᵀ, needs exactly these); None
-        otherwise (the caller then forms ∇f(X) and its products separately)."""
-        if not (self.fuses_products and isinstance(X, LowRank)):
-            return None
-        out = self.op.residual_products(X.L, X.R, self.b, self.scale, Z, W)
-        if out is None:
-            return None
-        r, GZ, GtW, G = out
-        self._last = (X, G.data)  # scale·(A(X) − b), in observation order (row-major)
-        return 0.5 * self.scale * float(r @ r), GZ, GtW, G
 
     def residual_of(self, X: Matrix):
         """A(X) − b, reusing the last `value_and_grad` when X is that same object (the exact
