@@ -22,10 +22,10 @@ from lowranklab.solvers.batched import (
     quartic_minimizer,
     run_batched,
     solve_batch,
-    solve_sensing_batch,
 )
 from lowranklab.solvers.engine import Stop
 from lowranklab.solvers.result import Result
+from lowranklab.sweep.batched import solve_sensing_batch
 
 
 def _sensing(seed, d=12, r=2, m=96, symmetric=True):

@@ -31,15 +31,15 @@ minimized over t > 0 through the real roots of q_b' (a batched 3×3 companion ei
 `rules.line_minimizer` is the unbatched one).
 
 `solve_batch(objectives, thetas0, ...) -> list[Result]` is the entry point for callers that
-hold unbatched objectives (the sweep executor), `solve_sensing_batch(configs)` builds planted
-sensing trials from seeds and solves them.
+hold unbatched objectives (the sweep executor; `sweep.batched.solve_sensing_batch(configs)`
+builds planted sensing trials from seeds and solves them).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -594,55 +594,3 @@ def solve_batch(
                              "objectives")
         truth = np.stack([np.asarray(as_dense(T), dtype=np.float64) for T in truths])
     return run_batched(batch, theta0, rule, stop=stop, truth=truth, compact=compact).results()
-
-
-SENSING_KEYS = {"d", "r", "m", "seed", "p", "init", "init_norm"}
-
-
-def solve_sensing_batch(configs: Sequence[Mapping[str, Any]], *, backend: str = "numpy",
-                        device: str = "cpu", dtype=None, **solver) -> list[Result]:
-    """Planted symmetric sensing trials (the papers' symmetric Gaussian operator, PSD trace-1
-    truth: `sensing_problem(d, r, m, default_rng(seed))`) solved as one batch by GD on UUᵀ.
-
-    configs: one mapping per trial with d, r, m, seed and optionally p (the factor width,
-    default r), init ("spectral", default, or "small") and init_norm (for "small", default
-    1e-3); all trials share d, m and p. backend "numpy" or "torch" (on `device`); dtype
-    float64 (default) or float32. The other keywords go to `solve_batch` (step, line_search,
-    max_iter, tol, ...); the truths are passed, so the traces carry rel_error. The sweep
-    executor's entry point for same-shape sensing tasks; returns one `Result` per config."""
-    from lowranklab.backend import resolve_dtype
-    from lowranklab.models import SymmetricFactor
-    from lowranklab.models.init import initialize
-    from lowranklab.objective import Objective
-    from lowranklab.problems import sensing_problem
-
-    configs = list(configs)
-    if not configs:
-        raise ValueError("configs must not be empty")
-    if backend not in ("numpy", "torch"):
-        raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
-    dt = resolve_dtype(dtype) or np.dtype(np.float64)
-    objectives, thetas, truths = [], [], []
-    for i, c in enumerate(configs):
-        if not isinstance(c, Mapping):
-            raise TypeError(f"configs[{i}] must be a mapping, got {type(c).__name__}")
-        unknown = set(c) - SENSING_KEYS
-        missing = {"d", "r", "m", "seed"} - set(c)
-        if unknown or missing:
-            raise ValueError(f"configs[{i}]: unknown keys {sorted(unknown)}, missing keys "
-                             f"{sorted(missing)}")
-        rng = np.random.default_rng(c["seed"])
-        P = sensing_problem(c["d"], c["r"], c["m"], rng, dtype=dt)
-        model = SymmetricFactor(c["d"], c.get("p", c["r"]))
-        init = c.get("init", "spectral")
-        kw = {"op": P.op, "b": P.b} if init == "spectral" else {"norm": c.get("init_norm",
-                                                                             1e-3)}
-        thetas.append(initialize(model, init, rng, **kw).astype(dt))
-        objectives.append(Objective(P.loss(), model))
-        truths.append(P.truth)
-    theta0 = np.stack(thetas)
-    if backend == "torch":
-        import torch
-
-        theta0 = torch.as_tensor(theta0).to(device)
-    return solve_batch(objectives, theta0, truths=truths, **solver)

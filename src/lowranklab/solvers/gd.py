@@ -54,19 +54,12 @@ def make_rule(objective: Objective, *, step: float | None, line_search: str | No
 
 
 def scaled_default_step(objective: Objective) -> float:
-    """ScaledGD's step: η = 0.5 / (the mean curvature of f), i.e. 0.5·d1·d2/(scale·‖A‖²_F)
-    for least squares — 0.5/p for completion with a fraction p observed (Tong, Ma & Chi 2021
-    use η = 0.5 on the 1/p-scaled loss)."""
-    from lowranklab.problems.loss import LeastSquares
+    """ScaledGD's step: η = 0.5 / (the mean curvature of f) (`step.mean_curvature_step`),
+    0.5/p for completion with a fraction p observed (Tong, Ma & Chi 2021 use η = 0.5 on the
+    1/p-scaled loss)."""
+    from lowranklab.solvers.step import mean_curvature_step
 
-    loss = objective.loss
-    if not isinstance(loss, LeastSquares):
-        return 0.5
-    op = loss.op
-    d1, d2 = op.shape_in
-    A = getattr(op, "A", None)
-    fro_sq = float(np.sum(A * A)) if A is not None else float(op.m)
-    return 0.5 * d1 * d2 / (loss.scale * max(fro_sq, 1e-300))
+    return 0.5 * mean_curvature_step(objective.loss)
 
 
 def gradient_descent(

@@ -16,11 +16,12 @@ import numpy as np
 
 from lowranklab.lowrank import LowRank, Matrix
 from lowranklab.models.fixed_rank import FixedRank, FixedRankPoint
-from lowranklab.problems.loss import LeastSquares, Loss
+from lowranklab.problems.loss import Loss
 from lowranklab.solvers import monitors as mon
 from lowranklab.solvers import rules
 from lowranklab.solvers.engine import AUTO, DEFAULT_FTOL, ManifoldSpace, Stop, run
 from lowranklab.solvers.result import Result
+from lowranklab.solvers.step import mean_curvature_step
 
 Callback = Callable[[mon.State], bool | None]
 STEP_RULES = ("fixed", "sigma")
@@ -28,16 +29,9 @@ LINE_SEARCHES = ("constant", "armijo", "exact")
 
 
 def default_riemannian_step(loss: Loss) -> float:
-    """1 / (average curvature of f): d1·d2 / (scale·‖A‖²_F) for least squares — 1 for
-    Gaussian sensing with N(0, 1/m) entries and full observation, 1/p for completion with a
-    fraction p observed (the usual RGD step for completion); 1 for other losses."""
-    if isinstance(loss, LeastSquares):
-        op = loss.op
-        d1, d2 = op.shape_in
-        A = getattr(op, "A", None)
-        fro_sq = float(np.sum(A * A)) if A is not None else float(op.m)
-        return d1 * d2 / (loss.scale * max(fro_sq, 1e-300))
-    return 1.0
+    """1 / (average curvature of f) (`step.mean_curvature_step`): 1/p for completion with a
+    fraction p observed (the usual RGD step for completion), 1 for other losses."""
+    return mean_curvature_step(loss)
 
 
 def riemannian_gradient_descent(

@@ -10,6 +10,20 @@ from lowranklab.objective import Objective
 from lowranklab.problems.loss import LeastSquares
 
 
+def mean_curvature_step(loss) -> float:
+    """1 / (the mean curvature of f over unit directions): d1·d2 / (scale·‖A‖²_F) for least
+    squares (‖A‖²_F = m for entry sampling) — 1 for Gaussian sensing with N(0, 1/m) entries,
+    1/p for completion with a fraction p observed; 1 for other losses. The step scale of RGD
+    and ScaledGD, which precondition away the factors' own curvature."""
+    if not isinstance(loss, LeastSquares):
+        return 1.0
+    op = loss.op
+    d1, d2 = op.shape_in
+    A = getattr(op, "A", None)
+    fro_sq = float(np.sum(A * A)) if A is not None else float(op.m)
+    return d1 * d2 / (loss.scale * max(fro_sq, 1e-300))
+
+
 def hessian_lambda_max(objective: Objective, theta: np.ndarray, *, iters: int = 30,
                        rng: np.random.Generator | None = None) -> float:
     """λ_max(∇²F(θ)) by power iteration on the Hessian-vector product (`iters` products;
