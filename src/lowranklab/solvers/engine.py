@@ -177,10 +177,10 @@ class FlatSpace:
     _numpy = True  # set by `check`: NumPy iterates (no backend dispatch per inner product)
 
     def inner(self, theta, u: np.ndarray, v: np.ndarray) -> float:
-        return float(np.vdot(u, v)) if self._numpy else vdot(u, v)
+        return float(u.dot(v)) if self._numpy else vdot(u, v)  # flat θ: u·v is the dot
 
     def norm(self, theta, u: np.ndarray) -> float:
-        return math.sqrt(float(np.vdot(u, u)) if self._numpy else vdot(u, u))
+        return math.sqrt(u.dot(u)) if self._numpy else math.sqrt(vdot(u, u))
 
     def transport(self, theta, theta_new, u):
         """Vector transport to θ_new: the identity on a flat space."""
@@ -337,10 +337,9 @@ class Context:
         self.finish = (code, message)
 
     def state(self) -> mon.State:
-        return mon.State(self.k, self.space.flat(self.x), self.e,
-                         time.perf_counter() - self.t0, self.step,
-                         grad_norm=self.space.norm(self.x, self.e.grad), point=self.x,
-                         extra=self.extra)
+        x = self.x
+        return mon.State(self.k, self.space.flat(x), self.e, time.perf_counter() - self.t0,
+                         self.step, self.space.norm(x, self.e.grad), x, self.extra)
 
     def light_state(self) -> mon.State:
         """A `State` without the flat copy and the norm (for the cheap stop tests)."""
