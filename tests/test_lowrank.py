@@ -109,3 +109,24 @@ def test_fro_norm_sparse_and_dense(rng):
     D = rng.standard_normal((4, 3))
     assert fro_norm(D) == pytest.approx(np.linalg.norm(D))
     assert fro_norm(sp.csr_array(D)) == pytest.approx(np.linalg.norm(D))
+
+
+@pytest.mark.parametrize("gap", [1e-3, 1e-6, 1e-9])
+def test_dist_sq_to_splits_along_the_truths_spaces(gap, rng):
+    """‖X − Y‖² from Y's orthonormal parts matches the exact distance to 1e-6 relative at
+    gaps 1e-3..1e-9 (rectangular, other widths, X in another factorization of a nearby
+    matrix), where the Gram expansion has lost every digit at 1e-9; and it can fail: the
+    parts of another matrix give another distance."""
+    from lowranklab.lowrank import dist_sq_to, orthonormal_parts
+
+    L, R = rng.standard_normal((50, 3)), rng.standard_normal((40, 3))
+    dL, dR = gap * rng.standard_normal((50, 3)), gap * rng.standard_normal((40, 3))
+    G = rng.standard_normal((3, 3)) + 3 * np.eye(3)  # X = (L + dL)G (R + dR)G⁻ᵀ)ᵀ
+    X = LowRank((L + dL) @ G, (R + dR) @ np.linalg.inv(G).T)
+    Y = LowRank(L, R)
+    D = (L + dL) @ (R + dR).T - L @ R.T
+    exact = float(np.sum(D * D))
+    assert dist_sq_to(X, orthonormal_parts(Y)) == pytest.approx(exact, rel=1e-6)
+    assert fro_dist_sq(X, Y) == pytest.approx(exact, rel=1e-6)
+    other = LowRank(L + 1e-2, R)
+    assert dist_sq_to(X, orthonormal_parts(other)) > 10 * exact

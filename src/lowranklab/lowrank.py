@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 
 from lowranklab.backend import concat, is_torch, namespace, zeros
@@ -147,9 +148,37 @@ def fro_dist_sq(X: Matrix, Y: Matrix) -> float:
             e2 = xx - 2.0 * float(np.vdot(X.L.T @ Y.L, X.R.T @ Y.R)) + yy
             if e2 >= 1e-7 * (xx + yy):  # 2.2e-16 / 1e-7 ≈ 2e-9 relative error at worst
                 return e2
+            return dist_sq_to(X, orthonormal_parts(Y))
         return (X + Y * -1.0).fro_sq()
     D = as_dense(X) - as_dense(Y)
     return float((D * D).sum()) if is_torch(D) else float(np.vdot(D, D))
+
+
+def orthonormal_parts(Y: LowRank) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Q, P, C) with Y = Q C Pᵀ and Q, P orthonormal: thin QRs of Y's factors (NumPy)."""
+    Q, RL = scipy.linalg.qr(Y.L, mode="economic", check_finite=False)
+    P, RR = scipy.linalg.qr(Y.R, mode="economic", check_finite=False)
+    return Q, P, RL @ RR.T
+
+
+def dist_sq_to(X: LowRank, parts: tuple) -> float:
+    """‖X − Y‖²_F for Y = Q C Pᵀ (`orthonormal_parts(Y)`) and NumPy factors, without
+    cancellation. With L = QA + L⊥, R = PB + R⊥ (A = QᵀL, B = PᵀR),
+
+        X − Y = Q(ABᵀ − C)Pᵀ + QAR⊥ᵀ + L⊥BᵀPᵀ + L⊥R⊥ᵀ,
+
+    four Frobenius-orthogonal parts (column space Q or ⊥Q, row space P or ⊥P), so
+    ‖X − Y‖² = ‖ABᵀ − C‖² + ⟨AᵀA, R⊥ᵀR⊥⟩ + ⟨L⊥ᵀL⊥, BᵀB⟩ + ⟨L⊥ᵀL⊥, R⊥ᵀR⊥⟩: each term is
+    formed from quantities of the size of the difference (no ‖X‖² − 2⟨X, Y⟩ + ‖Y‖²), at
+    O((d1 + d2)k²) — one QR of each of Y's factors (k_Y columns) instead of the QRs of the
+    stacked factors (k_X + k_Y columns), and none when Y's parts are kept (a monitor's truth)."""
+    Q, P, C = parts
+    A, B = Q.T @ X.L, P.T @ X.R
+    Lp, Rp = X.L - Q @ A, X.R - P @ B
+    D = A @ B.T - C
+    LL, RR = Lp.T @ Lp, Rp.T @ Rp
+    return float(np.vdot(D, D) + np.vdot(A.T @ A, RR) + np.vdot(LL, B.T @ B)
+                 + np.vdot(LL, RR))
 
 
 def fro_norm(X: Matrix) -> float:

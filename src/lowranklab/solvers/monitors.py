@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from lowranklab.lowrank import LowRank, Matrix, fro_dist_sq, fro_norm
+from lowranklab.lowrank import (
+    LowRank,
+    Matrix,
+    dist_sq_to,
+    fro_dist_sq,
+    fro_norm,
+    orthonormal_parts,
+)
 from lowranklab.objective import Evaluation
 from lowranklab.problems.loss import LeastSquares
 
@@ -61,8 +68,9 @@ def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
 
     dense_truth = isinstance(truth, np.ndarray)
     lr_truth = isinstance(truth, LowRank) and type(truth.L) is np.ndarray
-    if lr_truth:  # the truth's Gram matrices, once
+    if lr_truth:  # the truth's Gram matrices and orthonormal parts, once
         yy = float(np.vdot(truth.L.T @ truth.L, truth.R.T @ truth.R))
+        parts = orthonormal_parts(truth)
 
     buf: list = []  # X − X♮ for a dense truth, reused across the records
 
@@ -79,8 +87,8 @@ def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
             elif lr_truth:  # the Gram expansion where it is accurate (see fro_dist_sq)
                 xx = float(np.vdot(X.L.T @ X.L, X.R.T @ X.R))
                 e2 = xx - 2.0 * float(np.vdot(X.L.T @ truth.L, X.R.T @ truth.R)) + yy
-                if e2 >= 1e-7 * (xx + yy):
-                    d2 = e2
+                # near the truth, the split along its column and row spaces (no cancellation)
+                d2 = e2 if e2 >= 1e-7 * (xx + yy) else dist_sq_to(X, parts)
         if d2 is None:
             d2 = max(fro_dist_sq(X, like(X)), 0.0)
         dist = math.sqrt(d2)
