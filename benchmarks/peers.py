@@ -15,8 +15,8 @@ how far it got.
 
 Completion (`completion_ttol_vs_*`): a planted noiseless n×n rank-10 instance
 (`completion_problem`, singular values 1), time until ‖X − X♮‖_F/‖X♮‖_F ≤ 1e-6, checked at
-every iterate (sweep for ALS) with the O((d1 + d2) r²) factored formula (`_rel_error`: the
-Gram expansion, and near the truth the split along its kept orthonormal parts) for
+every iterate (sweep for ALS) with the O((d1 + d2) r²) factored formula (`_rel_error`:
+`lowrank.DistanceTo`, kept per instance) for
 every method that keeps factors; SoftImpute keeps a dense n×n iterate, so its check is dense,
 O(n²), below the cost of its own SVD step. Every factored method starts from the same spectral
 point (the best rank-r approximation of A*(b)/p, rescaled, `spectral_matrix`), computed once
@@ -70,7 +70,7 @@ import numpy as np
 
 from benchmarks import peers_sdp
 from benchmarks.als import als
-from lowranklab.lowrank import LowRank, dist_sq_to, fro_dist_sq, fro_norm, orthonormal_parts
+from lowranklab.lowrank import DistanceTo, LowRank, fro_dist_sq, fro_norm
 from lowranklab.models import BalancedFactor
 from lowranklab.models.fixed_rank import manifold_for
 from lowranklab.models.init import spectral_matrix
@@ -107,22 +107,17 @@ class _Reached(Exception):
 # -- completion: our configurations ---------------------------------------------------------
 
 
-_TRUTH_PARTS: dict[int, tuple] = {}  # id(truth) -> (truth, its orthonormal parts)
+_DISTANCES: dict[int, DistanceTo] = {}  # id(truth) -> the kept distance to it
 
 
 def _rel_error(X, truth, truth_norm: float) -> float:
-    """‖X − X♮‖_F/‖X♮‖_F for every method alike: the Gram expansion where it is accurate,
-    else the split along the truth's column and row spaces, its parts computed once per
-    instance (as the engine's rtol monitor keeps them), so no method pays QRs per check."""
+    """‖X − X♮‖_F/‖X♮‖_F for every method alike, by `DistanceTo` kept per instance (as the
+    engine's rtol monitor keeps it): no method pays the truth's QRs at every check."""
     if isinstance(X, LowRank) and isinstance(truth, LowRank):
-        entry = _TRUTH_PARTS.get(id(truth))
-        if entry is None or entry[0] is not truth:
-            entry = _TRUTH_PARTS[id(truth)] = (truth, orthonormal_parts(truth))
-        xx = float(np.vdot(X.L.T @ X.L, X.R.T @ X.R))
-        yy = float(np.vdot(truth.L.T @ truth.L, truth.R.T @ truth.R))
-        e2 = xx - 2.0 * float(np.vdot(X.L.T @ truth.L, X.R.T @ truth.R)) + yy
-        d2 = e2 if e2 >= 1e-7 * (xx + yy) else dist_sq_to(X, entry[1])
-        return float(np.sqrt(max(d2, 0.0)) / truth_norm)
+        dist = _DISTANCES.get(id(truth))
+        if dist is None or dist.Y is not truth:
+            dist = _DISTANCES[id(truth)] = DistanceTo(truth)
+        return float(np.sqrt(max(dist(X), 0.0)) / truth_norm)
     return float(np.sqrt(max(fro_dist_sq(X, truth), 0.0)) / truth_norm)
 
 

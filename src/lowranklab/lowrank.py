@@ -140,15 +140,7 @@ def fro_dist_sq(X: Matrix, Y: Matrix) -> float:
     """‖X − Y‖²_F, computed from factors when X and Y are LowRank."""
     if isinstance(X, LowRank) and isinstance(Y, LowRank):
         if not is_torch(X.L):
-            # Gram expansion ‖X‖² − 2⟨X, Y⟩ + ‖Y‖² from k×k products (O((d1 + d2)k²), ~5× cheaper
-            # than the QRs); its rounding error is ~ε(‖X‖² + ‖Y‖²), so it is kept only where
-            # the result is large beside that, else the QRs (no cancellation).
-            xx = float(np.vdot(X.L.T @ X.L, X.R.T @ X.R))
-            yy = float(np.vdot(Y.L.T @ Y.L, Y.R.T @ Y.R))
-            e2 = xx - 2.0 * float(np.vdot(X.L.T @ Y.L, X.R.T @ Y.R)) + yy
-            if e2 >= 1e-7 * (xx + yy):  # 2.2e-16 / 1e-7 ≈ 2e-9 relative error at worst
-                return e2
-            return dist_sq_to(X, orthonormal_parts(Y))
+            return DistanceTo(Y)(X)
         return (X + Y * -1.0).fro_sq()
     D = as_dense(X) - as_dense(Y)
     return float((D * D).sum()) if is_torch(D) else float(np.vdot(D, D))
@@ -177,8 +169,31 @@ def dist_sq_to(X: LowRank, parts: tuple) -> float:
     Lp, Rp = X.L - Q @ A, X.R - P @ B
     D = A @ B.T - C
     LL, RR = Lp.T @ Lp, Rp.T @ Rp
-    return float(np.vdot(D, D) + np.vdot(A.T @ A, RR) + np.vdot(LL, B.T @ B)
-                 + np.vdot(LL, RR))
+    # the last three are traces of products of PSD matrices: ≥ 0 up to round-off
+    return max(float(np.vdot(D, D) + np.vdot(A.T @ A, RR) + np.vdot(LL, B.T @ B)
+                     + np.vdot(LL, RR)), 0.0)
+
+
+class DistanceTo:
+    """X ↦ ‖X − Y‖²_F for NumPy LowRank X and a fixed LowRank Y (a monitor's truth): the Gram
+    expansion ‖X‖² − 2⟨X, Y⟩ + ‖Y‖² from k×k products where it is accurate (its rounding error
+    is ~ε(‖X‖² + ‖Y‖²): kept when the result is ≥ 1e-7 of that, 2e-9 relative error at
+    worst), else `dist_sq_to` along Y's orthonormal parts, computed on first need and kept."""
+
+    def __init__(self, Y: LowRank) -> None:
+        self.Y = Y
+        self.yy = float(np.vdot(Y.L.T @ Y.L, Y.R.T @ Y.R))
+        self._parts = None
+
+    def __call__(self, X: LowRank) -> float:
+        Y = self.Y
+        xx = float(np.vdot(X.L.T @ X.L, X.R.T @ X.R))
+        e2 = xx - 2.0 * float(np.vdot(X.L.T @ Y.L, X.R.T @ Y.R)) + self.yy
+        if e2 >= 1e-7 * (xx + self.yy):
+            return e2
+        if self._parts is None:
+            self._parts = orthonormal_parts(Y)
+        return dist_sq_to(X, self._parts)
 
 
 def fro_norm(X: Matrix) -> float:

@@ -13,14 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lowranklab.lowrank import (
-    LowRank,
-    Matrix,
-    dist_sq_to,
-    fro_dist_sq,
-    fro_norm,
-    orthonormal_parts,
-)
+from lowranklab.lowrank import DistanceTo, LowRank, Matrix, fro_dist_sq, fro_norm
 from lowranklab.objective import Evaluation
 from lowranklab.problems.loss import LeastSquares
 
@@ -68,9 +61,8 @@ def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
 
     dense_truth = isinstance(truth, np.ndarray)
     lr_truth = isinstance(truth, LowRank) and type(truth.L) is np.ndarray
-    if lr_truth:  # the truth's Gram matrices and orthonormal parts, once
-        yy = float(np.vdot(truth.L.T @ truth.L, truth.R.T @ truth.R))
-        parts = orthonormal_parts(truth)
+    if lr_truth:  # the truth's Gram matrices and orthonormal parts, kept
+        distance = DistanceTo(truth)
 
     buf: list = []  # X − X♮ for a dense truth, reused across the records
 
@@ -84,11 +76,8 @@ def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
                     buf[:] = [np.empty(truth.shape, dtype=np.result_type(Xd, truth))]
                 D = np.subtract(Xd, truth, out=buf[0]).reshape(-1)
                 d2 = float(D.dot(D))
-            elif lr_truth:  # the Gram expansion where it is accurate (see fro_dist_sq)
-                xx = float(np.vdot(X.L.T @ X.L, X.R.T @ X.R))
-                e2 = xx - 2.0 * float(np.vdot(X.L.T @ truth.L, X.R.T @ truth.R)) + yy
-                # near the truth, the split along its column and row spaces (no cancellation)
-                d2 = e2 if e2 >= 1e-7 * (xx + yy) else dist_sq_to(X, parts)
+            elif lr_truth:
+                d2 = distance(X)
         if d2 is None:
             d2 = max(fro_dist_sq(X, like(X)), 0.0)
         dist = math.sqrt(d2)
