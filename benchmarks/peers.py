@@ -166,6 +166,9 @@ OURS: dict[str, tuple[Callable[..., Run], dict]] = {
                             "stall_tol": None}),
     "gd-exact": (ours_gd, {"line_search": "exact", "stall_tol": None}),  # balanced, μ = 0.5
     "cg-exact": (ours_gd, {"line_search": "exact", "direction": "cg", "stall_tol": None}),
+    # L-BFGS (5 pairs) on U Vᵀ without the balancing term, exact step
+    "lbfgs-exact": (ours_gd, {"mu": 0.0, "line_search": "exact", "direction": "lbfgs",
+                              "stall_tol": None}),
     # default step: ½/λ_max of the Hessian at the spectral point
     "gd-balanced": (ours_gd, {"line_search": "constant", "stall_tol": None}),
 }

@@ -58,6 +58,7 @@ class SolverKind(str, Enum):
     sdp_bm = "sdp-bm"  # Burer–Monteiro augmented Lagrangian (SDPLR), certified
     glrl = "glrl"  # glrl2021 Algorithm 1
     scaled_gd = "scaled-gd"  # ScaledGD (Tong, Ma & Chi 2021) with the exact line search
+    lbfgs = "lbfgs"  # L-BFGS on the factors with the exact line search (fastest completion)
 
 
 def _print_version(value: bool) -> None:

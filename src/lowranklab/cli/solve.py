@@ -147,12 +147,13 @@ def solve_factored(problem, *, model: str, rank: int, mu: float, solver: str, in
         if isinstance(theta0, np.ndarray) and theta0.dtype == np.float32:  # NumPy float32
             par = type(par)(*_model_args(par), dtype="float32")
             obj = Objective(float32_loss(problem), par)
-    if solver in ("gd", "scaled-gd"):
+    if solver in ("gd", "scaled-gd", "lbfgs"):
         tol = "auto" if tol is None and gtol is None else tol  # the engine's default stop
-        scaled = solver == "scaled-gd"
+        direction = {"gd": "gradient", "scaled-gd": "scaled", "lbfgs": "lbfgs"}[solver]
+        exact = solver != "gd" and step is None and line_search is None
         res = gradient_descent(obj, theta0, step=step,
-                               line_search="exact" if scaled and step is None else line_search,
-                               direction="scaled" if scaled else "gradient",
+                               line_search="exact" if exact else line_search,
+                               direction=direction,
                                max_iter=max_iter, tol=tol, gtol=gtol, truth=problem.truth,
                                progress=progress)
     else:
@@ -250,9 +251,10 @@ def solve_problem_glrl(problem, *, epsilon: float = 1e-7, step: float | None = N
 # ---------------------------------------------------------------------------------------------
 # `lowranklab solve`: every option checked against the solver before any work starts
 
-FACTORED = ("gd", "scaled-gd", "noisy-gd", "perturbed-gd")
+FACTORED = ("gd", "scaled-gd", "lbfgs", "noisy-gd", "perturbed-gd")
 MIN_NORM = ("merit", "merit-euler", "merit-bfgs")
-MODELS = {"gd": ("sym", "asym"), "scaled-gd": ("sym", "asym"), "noisy-gd": ("sym", "asym"),
+MODELS = {"gd": ("sym", "asym"), "scaled-gd": ("sym", "asym"), "lbfgs": ("sym", "asym"),
+          "noisy-gd": ("sym", "asym"),
           "perturbed-gd": ("sym", "asym"), "rgd": ("fixed-rank",), "rcg": ("fixed-rank",),
           "glrl": ("sym",),
           "merit": ("sym",), "merit-euler": ("sym",), "merit-bfgs": ("sym",), "sdp": ("sym",),
