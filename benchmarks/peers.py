@@ -48,8 +48,8 @@ loaded machine do not inflate the way they inflate wall time.
 
 The whole suite with 3 repeats takes over an hour on 2 cores: the runs that hit the budget
 (GD and SoftImpute at n = 5000, merit-bfgs at d = 100) and Clarabel at d = 100 (~2 min and
-1.6 GB per solve) dominate; `--only-n`, `--only-d`, `--only-peer`, `--repeats`, `--budget`
-select less. n = 1000 with d = 20, 50 takes about 6 minutes.
+1.6 GB per solve) dominate; `--only-n`, `--only-d`, `--only-peer`, `--only-ours`,
+`--repeats`, `--budget` select less. n = 1000 with d = 20, 50 takes about 6 minutes.
 
 Our configurations are the table `OURS` below (one line each); a new step rule of the engine
 is one more line there.
@@ -326,7 +326,8 @@ def _record(name: str, ours_name: str, ours: Run, ref_name: str, ref: Run, repea
 
 
 def bench_completion_ttol(n: int, fraction: float, repeats: int, budget: float, seed: int,
-                          peers: list[str] | None = None, rank: int = RANK) -> list[dict]:
+                          peers: list[str] | None = None, rank: int = RANK,
+                          ours: list[str] | None = None) -> list[dict]:
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     prob = completion_problem(n, n, rank, fraction, rng)
@@ -336,9 +337,10 @@ def bench_completion_ttol(n: int, fraction: float, repeats: int, budget: float, 
     init_s = time.perf_counter() - t0
     todo = {k: v for k, v in PEERS_COMPLETION.items()
             if (peers is None or k in peers) and available(v[3])}
-    runs: dict[str, list[Run]] = {k: [] for k in [*OURS, *todo]}
+    mine = {k: v for k, v in OURS.items() if ours is None or k in ours}
+    runs: dict[str, list[Run]] = {k: [] for k in [*mine, *todo]}
     for _ in range(repeats):  # interleaved: every method once per round
-        for k, (fn, kw) in OURS.items():
+        for k, (fn, kw) in mine.items():
             runs[k].append(fn(prob, x0, budget, **kw))
             _progress(f"n={n} {k}", runs[k][-1])
         for k, (fn, kw, _, _) in todo.items():
@@ -349,7 +351,7 @@ def bench_completion_ttol(n: int, fraction: float, repeats: int, budget: float, 
               "rank": rank, "generate_s": gen_s, "init_s": init_s, "budget_s": budget}
     return [_record(_name(f"completion_ttol_vs_{k}_n{n}", o, OURS), o, med[o], todo[k][2],
                     med[k], repeats, peer=k, **fields)
-            for k in todo for o in OURS]
+            for k in todo for o in mine]
 
 
 # -- SDP: sdp-bm against cvxpy + SCS / Clarabel lives in benchmarks/peers_sdp.py ----------
@@ -417,12 +419,14 @@ def _progress(what: str, run: Run) -> None:
 
 def run_peers(repeats: int, budget: float, seed: int, only_n: list[int] | None,
               only_d: list[int] | None, scale: list[tuple[int, int]],
-              only_peer: list[str] | None = None) -> list[dict]:
+              only_peer: list[str] | None = None,
+              only_ours: list[str] | None = None) -> list[dict]:
     load0 = os.getloadavg()[0]
     records: list[dict] = []
     for n, frac in COMPLETION:
         if only_n is None or n in only_n:
-            records += bench_completion_ttol(n, frac, repeats, budget, seed, only_peer)
+            records += bench_completion_ttol(n, frac, repeats, budget, seed, only_peer,
+                                             ours=only_ours)
     if available("cvxpy"):
         for d in SDP_D:
             if only_d is None or d in only_d:

@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--only-d", type=int, nargs="+", help="peers: only these SDP d")
     ap.add_argument("--only-peer", nargs="+", choices=sorted(peers.PEERS_COMPLETION),
                     help="peers: only these completion peers")
+    ap.add_argument("--only-ours", nargs="+", choices=list(peers.OURS),
+                    help="peers: only these of our configurations (the OURS table)")
     args = ap.parse_args(argv)
     if args.suite == "peers":
         return _peers(args)
@@ -211,7 +213,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 def _peers(args) -> list[dict]:
     records = peers.run_peers(3 if args.repeats is None else args.repeats, args.budget, args.seed,
-                              args.only_n, args.only_d, peers.SCALE, args.only_peer)
+                              args.only_n, args.only_d, peers.SCALE, args.only_peer,
+                              args.only_ours)
     peers.print_table(records)
     _write(args, records, peers.env())
     return records
