@@ -100,3 +100,16 @@ def test_scale_and_generate_records():
     assert rec["ns_per_entry_rank"] == pytest.approx(1e6 * rec["step_ms"] / (9000 * 10))
     gen = peers.bench_generate(300, 9000, 3, 0)
     assert gen["m"] == 9000 and gen["seconds"] <= gen["seconds_max"]
+
+
+def test_micro_benchmark_records(tmp_path):
+    """benchmarks/micro.py times every case (one round) and writes its records atomically."""
+    from benchmarks import micro
+
+    recs = micro.main(["--repeats", "1", "--json", str(tmp_path / "m.json")])
+    names = {r["name"] for r in recs}
+    assert {"line_gram_n1000", "scaled_solve_n1000", "manifold_qr_1000x10",
+            "distance_kept_n1000"} <= names
+    assert all(r["ours_s"] > 0 and r["reference_s"] > 0 and np.isfinite(r["ratio"])
+               for r in recs)
+    assert (tmp_path / "m.json").exists()

@@ -153,8 +153,8 @@ class BatchedDenseSensing(BatchedOperator):
         if tuple(X.shape) != (B, d1, d2):
             raise ValueError(f"X must have shape {(B, d1, d2)}, got {tuple(X.shape)}")
         # each A_b x_b as the row vector x_bᵀ A_bᵀ (a transposed view, no copy): the same
-        # numbers, and 2× faster than A_b x_b on torch CPU (4.0 against 8.1 ms at B = 64,
-        # m = 240, N = 465: its batched matmul takes a slow path for a vector right-hand side)
+        # numbers, and 1.7–1.8× faster than A_b x_b on torch CPU at B = 64, m = 240, N = 465
+        # (`benchmarks.micro`: its batched matmul takes a slow path for a vector right side)
         if self.M is not None and symmetric:
             x = X.reshape(B, d1 * d2)[:, self._data("flat", X)]
             return (x[:, None, :] @ self._data("M", X).mT)[:, 0, :]

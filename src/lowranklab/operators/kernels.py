@@ -6,11 +6,11 @@
   DX*[G] = (G V, Gᵀ U), written straight into the parts of one gradient array.
 * `sampled_gram(...)`: the 3×3 Gram matrix of a residual and the sampled entries of two
   factored matrices in one pass (compiled only), the exact line search's coefficients along
-  a two-factor product without storing A(X₁), A(X₂) (kernel time 0.57 ms against 0.75 ms for
-  two `sampled_dot`s and six dot products at n = 1000, |Ω| = 10⁵, r = 10; 4.4 against 5.3 ms
-  at n = 5000, |Ω| = 5·10⁵). A fused residual + G V + Gᵀ U pass was tried and dropped: with
-  every factor array in one loop the compiler keeps fewer values in registers, and it ran
-  slower (1.08 ms) than the three kernels above together (0.96 ms).
+  a two-factor product without storing A(X₁), A(X₂) (0.67–0.80 ms against 0.71–0.90 ms for
+  two forwards and six dot products at n = 1000, |Ω| = 10⁵, r = 10: `python -m
+  benchmarks.micro`, `line_gram_n1000`). A fused residual + G V + Gᵀ U pass was tried and
+  dropped: with every factor array in one loop the compiler keeps fewer values in registers,
+  and it ran slower than the three kernels above together (1.08 against 0.96 ms when tried).
 
 With numba (the `fast` extra) each is one compiled pass over the observations that never
 stores the gathered factor rows; it is compiled on first use and cached on disk

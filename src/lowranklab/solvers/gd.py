@@ -16,7 +16,7 @@ from lowranklab.solvers.result import Result
 Callback = Callable[[mon.State], bool | None]
 LINE_SEARCHES = ("constant", "armijo", "exact")
 DIRECTIONS = ("gradient", "scaled", "cg", "lbfgs")
-LBFGS_MEMORY = 5  # pairs: as fast in iterations as 10 or 20 on completion, cheaper per step
+LBFGS_MEMORY = 5  # pairs kept (the `lbfgs-exact` configuration of benchmarks/peers.py)
 
 
 def make_rule(objective: Objective, *, step: float | None, line_search: str | None,
