@@ -14,6 +14,7 @@ from lowranklab.models.fixed_rank import (
     FixedRank,
     FixedRankPSD,
     TangentVector,
+    _reorthonormalize,
     metric_projection,
 )
 from lowranklab.operators import gaussian
@@ -148,6 +149,29 @@ def test_transport_and_inner(rng):
     zeta = psd.project(z, rng.standard_normal((7, 7)))
     assert abs(psd.norm(z, zeta) - np.linalg.norm(psd.to_dense(z, zeta))) < 1e-12
     assert isinstance(zeta, TangentVector) and zeta.Vp is zeta.Up
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+@pytest.mark.parametrize("delta", [1e-12, 1e-6])
+def test_reorthonormalize_keeps_the_matrix(symmetric, delta, rng):
+    """Factors drifted by δ from orthonormal come back with UᵀU = VᵀV = I to round-off and
+    Z = U S Vᵀ unchanged to round-off: the first-order polar path (δ ≤ POLAR_DRIFT) errs by
+    O(δ²)·‖Z‖, the QR path (δ above it) by round-off. Dropping the core correction (taking
+    U(I − E/2) and S as they are) moves Z by ~δ‖Z‖, which the Z check below would catch."""
+    m, n, r = 300, 200, 4
+    U = np.linalg.qr(rng.standard_normal((m, r)))[0]
+    V = U if symmetric else np.linalg.qr(rng.standard_normal((n, r)))[0]
+    S = np.array([4.0, 2.0, 1.0, 0.5])
+    Ud = U @ (np.eye(r) + delta * rng.standard_normal((r, r)))
+    Vd = Ud if symmetric else V @ (np.eye(r) + delta * rng.standard_normal((r, r)))
+    Z = (Ud * S) @ Vd.T
+    x = _reorthonormalize(Ud, S, Vd, symmetric=symmetric)
+    assert np.abs(x.U.T @ x.U - np.eye(r)).max() < 1e-14
+    assert np.abs(x.V.T @ x.V - np.eye(r)).max() < 1e-14
+    assert np.all(np.diff(x.S) <= 0)
+    assert np.abs((x.U * x.S) @ x.V.T - Z).max() <= 1e-14 * np.abs(Z).max()
+    naive = ((Ud @ (np.eye(r) - 0.5 * (Ud.T @ Ud - np.eye(r)))) * S) @ Vd.T
+    assert np.abs(naive - Z).max() > 10 * 1e-14 * np.abs(Z).max()  # the check sees O(δ)
 
 
 def test_T25_hoffman_wielandt(rng):
