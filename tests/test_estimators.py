@@ -67,6 +67,23 @@ def test_early_stopping_regularizes_a_fixed_too_large_rank():
     assert err[True] < err[False]
 
 
+def test_default_method_rcg_reaches_the_answer_in_fewer_iterations_than_rgd():
+    """The default solver (Riemannian CG) and method="rgd" fit the same noiseless matrix to
+    round-off; CG needs fewer iterations (the reason it is the default: docs/completion.md)."""
+    M = low_rank(200, 150, 4, seed=8)
+    X, keep = with_missing(M, 0.3, seed=9)
+    fits = {}
+    for method in ("rcg", "rgd"):
+        est = MatrixCompletion(4, method=method, early_stopping=False, tol=1e-14)
+        F = est.fit_transform(X)
+        fits[method] = (np.linalg.norm((F - M)[~keep]) / np.linalg.norm(M[~keep]),
+                        est.n_iter_, est.result_.info["direction"])
+    assert fits["rcg"][2] == "cg" and fits["rgd"][2] == "gradient"
+    assert fits["rcg"][0] < 1e-8 and fits["rgd"][0] < 1e-8
+    assert fits["rcg"][1] < 0.75 * fits["rgd"][1]
+    assert MatrixCompletion().method == "rcg"
+
+
 def test_sparse_input_needs_mask_and_zeros_are_data():
     M = low_rank(30, 20, 2)
     M[M < -0.5] = 0.0  # genuine zeros among the data

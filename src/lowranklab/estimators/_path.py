@@ -62,10 +62,15 @@ class LowRankFitMixin:
             schedule = [(self._fixed_rank(op.shape_in), self.max_iter)]
         X, fit, n_iter = None, None, 0
         for r, iters in schedule:
-            fit = fit_fixed_rank(op, b, r, x0=X, max_iter=iters, tol=self.tol)
+            fit = fit_fixed_rank(op, b, r, x0=X, max_iter=iters, tol=self.tol,
+                                 direction=self._direction())
             X = fit.X
             n_iter += fit.result.iterations
         return X, fit, n_iter, path
+
+    def _direction(self) -> str:
+        """The fixed-rank solver's direction: "gradient" for method="rgd", else "cg"."""
+        return "gradient" if getattr(self, "method", "rcg") == "rgd" else "cg"
 
     def _set_factors(self, X: LowRank) -> None:
         P, s, Q = _svd_lowrank(X)
@@ -116,7 +121,8 @@ class LowRankFitMixin:
         floor = 1e-6 * float(np.sqrt(np.mean(b * b)))
         for r in ranks:
             fit = fit_fixed_rank(op, b, r, x0=X, max_iter=self.max_iter, tol=self.tol,
-                                 validation=validation, patience=self.n_iter_no_change)
+                                 validation=validation, patience=self.n_iter_no_change,
+                                 direction=self._direction())
             X = fit.X
             schedule.append((r, max(fit.best_iter, 1)))
             path[r] = fit.val_rmse

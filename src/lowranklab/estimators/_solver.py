@@ -1,8 +1,9 @@
 """The one place the estimators call a solver.
 
-`fit_fixed_rank` minimizes ½‖A(X) − b‖² over the rank-r matrices by Riemannian gradient
-descent on the fixed-rank manifold with the exact step along the gradient (Wei, Cai, Chan &
-Leung 2016; hou2021 §4 for the iteration). Everything the estimators need from a solver goes
+`fit_fixed_rank` minimizes ½‖A(X) − b‖² over the rank-r matrices by Riemannian conjugate
+gradient (Polak–Ribière+) on the fixed-rank manifold with the exact step along the direction
+(Wei, Cai, Chan & Leung 2016), the measured fastest of our completion solvers
+(`benchmarks/peers.py`, docs/completion.md). Everything the estimators need from a solver goes
 through this function, so that swapping the solver (after the solve-engine rewrite) is a
 change of this file only.
 """
@@ -93,13 +94,15 @@ def fit_fixed_rank(
     validation: tuple[MeasurementOperator, np.ndarray] | None = None,
     patience: int = 10,
     symmetric: bool = False,
+    direction: str = "cg",
 ) -> Fit:
-    """Rank-`rank` least-squares fit of b ≈ A(X) by RGD with the exact line search.
+    """Rank-`rank` least-squares fit of b ≈ A(X) by Riemannian CG with the exact step.
 
     x0: the start (a LowRank of rank ≤ rank, padded on the manifold); default the spectral
     start, the best rank-r approximation of A*(b) rescaled by least squares. Stops on the
     relative decrease `tol`, after `max_iter` iterations, or by early stopping on
-    `validation` = (A_val, b_val) with `patience` (the best validation iterate is kept)."""
+    `validation` = (A_val, b_val) with `patience` (the best validation iterate is kept).
+    direction: "cg" (Riemannian CG, default) or "gradient" (RGD)."""
     man = manifold_for(op.shape_in, int(rank), symmetric=symmetric)
     if x0 is None:
         L, R = spectral_matrix(op, b, int(rank), symmetric=symmetric)
@@ -125,6 +128,7 @@ def fit_fixed_rank(
     watch = _Watch(tol, *(validation or (None, None)), patience=patience)
     # the stop is the watch's (relative decrease, validation patience), not the engine's
     res = riemannian_gradient_descent(LeastSquares(op, b), man, start, line_search="exact",
+                                      direction=direction,
                                       max_iter=max_iter, callbacks=[watch], tol=None,
                                       stall_tol=None)
     stop, reason = res.stop, res.message

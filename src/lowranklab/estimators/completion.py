@@ -7,7 +7,7 @@ by least squares on the observed set Ω:
 
     min_{rank(Z) = r} ½ Σ_{(i,j)∈Ω} (μ + Z_ij − M_ij)²,
 
-by Riemannian gradient descent on the fixed-rank manifold with the exact line search
+by Riemannian conjugate gradient on the fixed-rank manifold with the exact step
 (`_solver.fit_fixed_rank`).
 
 Rank and noise (rank="auto"). A fraction `validation_fraction` of the observed entries is
@@ -39,7 +39,7 @@ from lowranklab.estimators._path import LowRankFitMixin
 from lowranklab.estimators.data import Observed, Triplets, dense_array, observed_entries
 from lowranklab.operators.sampling import EntrySampling
 
-METHODS = ("rgd",)
+METHODS = ("rcg", "rgd")
 
 
 class MatrixCompletion(LowRankFitMixin, TransformerMixin, BaseEstimator):
@@ -50,8 +50,10 @@ class MatrixCompletion(LowRankFitMixin, TransformerMixin, BaseEstimator):
     rank : int or "auto"
         The rank r of U Vᵀ, or "auto" to choose it on held-out observed entries (module
         docstring).
-    method : "rgd"
-        Riemannian gradient descent on the fixed-rank manifold, exact line search.
+    method : "rcg" or "rgd"
+        The fixed-rank solver, both with the exact step: Riemannian conjugate gradient
+        (Polak–Ribière+, the default: the faster, docs/completion.md) or Riemannian gradient
+        descent.
     max_rank : int or None
         Cap of the rank path (rank="auto"); default the largest r with r(d1 + d2 − r) ≤ m.
     early_stopping : bool
@@ -104,7 +106,7 @@ class MatrixCompletion(LowRankFitMixin, TransformerMixin, BaseEstimator):
     the mean μ (listed in `empty_rows_`, `empty_cols_`, with a warning).
     """
 
-    def __init__(self, rank="auto", *, method="rgd", max_rank=None, early_stopping=True,
+    def __init__(self, rank="auto", *, method="rcg", max_rank=None, early_stopping=True,
                  validation_fraction=0.1, n_iter_no_change=10, rank_patience=2, max_iter=500,
                  tol=1e-10, center=False, refit=False, duplicates="error", random_state=None,
                  verbose=False):

@@ -1,7 +1,7 @@
 """`MatrixSensing`: recover a low-rank d1×d2 matrix from linear measurements y_i = ⟨A_i, X⟩.
 
 The model is X̂ of rank r minimizing ½ Σ_i (⟨A_i, X⟩ − y_i)² over the rank-r matrices, by
-Riemannian gradient descent on the fixed-rank manifold with the exact line search (the same
+Riemannian conjugate gradient on the fixed-rank manifold with the exact step (the same
 solver function as `MatrixCompletion`); rank="auto" validates on held-out measurements along
 the same rank path (see `lowranklab.estimators.completion`).
 """
