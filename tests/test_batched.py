@@ -156,8 +156,12 @@ def test_batched_gd_over_64_seeds_equals_64_separate_runs(line_search):
         assert r.message == ref.message
         assert r.counts["grad_evals"] == ref.counts["grad_evals"]
         assert np.max(np.abs(r.theta - ref.theta)) <= 1e-10
-        assert r.trace["value"][-1] == pytest.approx(ref.trace["value"][-1], rel=1e-8,
-                                                     abs=1e-20)
+        # the iterates agree to round-off, not bitwise (the batched products sum in another
+        # order): F then agrees to first order, |ΔF| ≤ ‖∇F‖‖Δθ‖ (F ≈ 1e-12 at the stop, so a
+        # fixed relative tolerance would ask more of F than θ's round-off allows)
+        dF = ref.trace["grad_norm"][-1] * np.linalg.norm(r.theta - ref.theta)
+        assert abs(r.trace["value"][-1] - ref.trace["value"][-1]) <= (
+            2 * dF + 1e-8 * abs(ref.trace["value"][-1]))
         np.testing.assert_allclose(r.factors[0], ref.factors[0], atol=1e-10)
     assert {r.stop for r in res} == {StopCode.CONVERGED}
     assert max(r.trace["rel_error"][-1] for r in res) < 1e-5
