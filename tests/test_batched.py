@@ -205,10 +205,12 @@ def test_compaction_changes_nothing():
     bo = BatchedObjective.stack(objs)
     a = run_batched(bo, th, Exact(), stop=Stop(max_iter=500))
     b = run_batched(bo, th, Exact(), stop=Stop(max_iter=500), compact=False)
-    assert len(set(a.iterations.tolist())) > 1  # trials stop at different iterations
-    np.testing.assert_array_equal(a.iterations, b.iterations)
-    assert a.stop == b.stop
-    np.testing.assert_allclose(a.theta, b.theta, rtol=0, atol=1e-14)
+    assert all(isinstance(r, Result) for r in a) and len(a) == 12
+    assert len({r.iterations for r in a}) > 1  # trials stop at different iterations
+    assert [r.iterations for r in a] == [r.iterations for r in b]
+    assert [r.stop for r in a] == [r.stop for r in b]
+    np.testing.assert_allclose(np.stack([r.theta for r in a]), np.stack([r.theta for r in b]),
+                               rtol=0, atol=1e-14)
 
 
 @pytest.mark.parametrize("line_search", ["constant", "exact"])
@@ -339,6 +341,6 @@ def test_no_numpy_round_trip_per_iteration_on_torch(monkeypatch):
     for iters in (3, 30):
         calls.clear()
         res = run_batched(bo, tth, Exact(), stop=Stop(max_iter=iters, tol=None, ftol=None))
-        assert list(res.iterations) == [iters] * 4
+        assert [r.iterations for r in res] == [iters] * 4
         counts.append(len(calls))
     assert counts[0] == counts[1]

@@ -30,9 +30,10 @@ for least squares on UUᵀ / UVᵀ: F_b(θ_b − tξ_b) is a quartic q_b(t) (`Ba
 minimized over t > 0 through the real roots of q_b' (a batched 3×3 companion eigenproblem;
 `rules.line_minimizer` is the unbatched one).
 
-`solve_batch(objectives, thetas0, ...) -> list[Result]` is the entry point for callers that
-hold unbatched objectives (the sweep executor; `sweep.batched.solve_sensing_batch(configs)`
-builds planted sensing trials from seeds and solves them).
+`run_batched(objective, θ₀, rule, stop=...)` returns one `Result` per trial (the engine's
+shape); `solve_batch(objectives, thetas0, ...)` is the entry point for callers that hold
+unbatched objectives (the sweep executor; `sweep.batched.solve_sensing_batch(configs)` builds
+planted sensing trials from seeds and solves them).
 """
 
 from __future__ import annotations
@@ -40,12 +41,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from lowranklab.backend import is_torch, to_like
+from lowranklab.backend import is_torch, namespace, to_like
 from lowranklab.models.batched import BatchedEvaluation, BatchedObjective
 from lowranklab.solvers.engine import (
     AUTO,
@@ -53,6 +52,7 @@ from lowranklab.solvers.engine import (
     DEFAULT_RTOL_TRAIN,
     DEFAULT_STALL_WINDOW,
     Stop,
+    stop_message,
 )
 from lowranklab.solvers.result import Result, StopCode, Trace
 from lowranklab.solvers.rules import _positive
@@ -62,79 +62,25 @@ RUNNING, TOL, GTOL, RTOL, XTOL, MAX_ITER, DIVERGED, STALLED, BUDGET = range(9)
 _STOP = {TOL: StopCode.CONVERGED, GTOL: StopCode.CONVERGED, RTOL: StopCode.CONVERGED,
          XTOL: StopCode.CONVERGED, MAX_ITER: StopCode.MAX_ITER, DIVERGED: StopCode.DIVERGED,
          STALLED: StopCode.STALLED, BUDGET: StopCode.BUDGET}
+_TEST = {TOL: "tol", GTOL: "gtol", RTOL: "rtol", XTOL: "xtol", MAX_ITER: "max_iter",
+         DIVERGED: "diverged", STALLED: "stalled", BUDGET: "budget"}  # `stop_message`
 
 
-# -- backend helpers (NumPy or torch, chosen by the arrays) --------------------------------
-
-def _full(n: int, value, like, dtype=None):
-    if is_torch(like):
-        import torch
-
-        return torch.full((n,), value, dtype=like.dtype if dtype is None else dtype,
-                          device=like.device)
-    return np.full(n, value, dtype=like.dtype if dtype is None else dtype)
-
-
-def _f64(like):
-    if is_torch(like):
-        import torch
-
-        return torch.float64
-    return np.float64
-
-
-def _int(like):
-    if is_torch(like):
-        import torch
-
-        return torch.int64
-    return np.int64
-
-
-def _where(mask, a, b):
-    if is_torch(a):
-        import torch
-
-        return torch.where(mask.reshape(mask.shape + (1,) * (a.ndim - mask.ndim)), a, b)
-    return np.where(mask.reshape(mask.shape + (1,) * (a.ndim - mask.ndim)), a, b)
-
-
-def _bool(like):
-    if is_torch(like):
-        import torch
-
-        return torch.bool
-    return np.bool_
-
-
-def _isfinite(x):
-    return x.isfinite() if is_torch(x) else np.isfinite(x)
-
-
-def _nonzero(mask):
-    return mask.nonzero().reshape(-1) if is_torch(mask) else np.flatnonzero(mask)
-
+# -- backend helpers: NumPy or torch, through the array namespace of the arrays -----------
 
 def _host(x) -> np.ndarray:
     return x.detach().cpu().numpy() if is_torch(x) else np.asarray(x)
 
 
-def _on(arr: np.ndarray, like):
-    """A NumPy array on like's backend and device (its own dtype kept)."""
-    if not is_torch(like):
-        return arr
-    import torch
-
-    return torch.as_tensor(arr).to(like.device)
+def _f64(x):
+    """x as float64 on its own backend and device."""
+    xp = namespace(x)
+    return xp.astype(x, xp.float64)
 
 
-def _like(x, like):
-    """x (NumPy or torch) on like's backend, device and dtype."""
-    if is_torch(like):
-        if is_torch(x):
-            return x.to(device=like.device, dtype=like.dtype)
-        return to_like(np.asarray(x), like)
-    return _host(x).astype(like.dtype, copy=False)
+def _where(mask, a, b):
+    """where(mask, a, b) with a (B,) mask over the leading axis of a and b."""
+    return namespace(a).where(mask.reshape(mask.shape + (1,) * (a.ndim - mask.ndim)), a, b)
 
 
 def _norm(x):
@@ -161,7 +107,7 @@ class Constant:
         if self.eta.ndim == 1 and self.eta.size != objective.B:
             raise ValueError(f"step has {self.eta.size} entries for {objective.B} trials")
         eta = self.eta if self.eta.ndim == 1 else np.full(objective.B, float(self.eta))
-        self._eta = _on(eta, like)
+        self._eta = namespace(like).asarray(eta, device=like.device)
 
     def steps(self, objective, theta, e: BatchedEvaluation, ids):
         return self._eta[ids]
@@ -199,48 +145,29 @@ def quartic_minimizer(q):
     The roots are the eigenvalues of the companion matrix of the monic cubic q_b'/q_b'_3, as
     `np.polynomial.polynomial.polyroots` computes them; a root counts as real when
     |Im t| ≤ 1e-8·max(|t|, 1) (the tolerance of `rules.line_minimizer`)."""
-    torch = None
+    xp = namespace(q)
+    dq = q[:, 1:] * xp.asarray([1.0, 2.0, 3.0, 4.0], dtype=q.dtype, device=q.device)
+    ok = xp.all(xp.isfinite(dq), axis=-1) & (dq[:, 3] > 0)
+    safe = _where(ok, dq, xp.zeros_like(dq) + xp.asarray([0.0, 0, 0, 1], dtype=q.dtype,
+                                                         device=q.device))
+    B = q.shape[0]
+    C = xp.zeros((B, 3, 3), dtype=q.dtype, device=q.device)
+    C[:, 1, 0] = 1.0
+    C[:, 2, 1] = 1.0
+    C[:, :, 2] = -safe[:, :3] / safe[:, 3:4]  # monic: t³ + a2 t² + a1 t + a0
     if is_torch(q):
         import torch
-    dq = q[:, 1:] * (q.new_tensor([1.0, 2.0, 3.0, 4.0]) if torch else np.array([1.0, 2, 3, 4]))
-    lead = dq[:, 3]
-    ok = _isfinite(dq).all(-1) & (lead > 0)
-    safe = _where(ok, dq, dq * 0 + (q.new_tensor([0.0, 0, 0, 1]) if torch else
-                                      np.array([0.0, 0, 0, 1])))
-    a = safe[:, :3] / safe[:, 3:4]  # monic: t³ + a2 t² + a1 t + a0
-    B = q.shape[0]
-    if torch:
-        C = q.new_zeros((B, 3, 3))
-        C[:, 1, 0] = 1.0
-        C[:, 2, 1] = 1.0
-        C[:, :, 2] = -a
+
         roots = torch.linalg.eigvals(C)
-        re, im = roots.real, roots.imag
     else:
-        C = np.zeros((B, 3, 3))
-        C[:, 1, 0] = 1.0
-        C[:, 2, 1] = 1.0
-        C[:, :, 2] = -a
         roots = np.linalg.eigvals(C)
-        re, im = roots.real, roots.imag
+    re, im = xp.real(roots), xp.imag(roots)
     mag = (re * re + im * im) ** 0.5
-    one = mag * 0 + 1.0
-    cand = (abs(im) <= 1e-8 * _maximum(mag, one)) & (re > 0) & ok[:, None]
+    cand = (abs(im) <= 1e-8 * xp.clip(mag, min=1.0)) & (re > 0) & ok[:, None]
     vals = q[:, :1] + re * (q[:, 1:2] + re * (q[:, 2:3] + re * (q[:, 3:4] + re * q[:, 4:5])))
-    inf = vals * 0 + math.inf
-    vals = _where(cand, vals, inf)
-    best = vals.argmin(-1)
-    t = (re.gather(1, best[:, None])[:, 0] if torch else
-         np.take_along_axis(re, best[:, None], axis=1)[:, 0])
-    return _where(cand.any(-1), t, t * 0)
-
-
-def _maximum(a, b):
-    if is_torch(a):
-        import torch
-
-        return torch.maximum(a, b)
-    return np.maximum(a, b)
+    vals = xp.where(cand, vals, xp.full_like(vals, math.inf))
+    t = xp.take_along_axis(re, xp.argmin(vals, axis=-1)[:, None], axis=1)[:, 0]
+    return xp.where(xp.any(cand, axis=-1), t, xp.zeros_like(t))
 
 
 def make_rule(line_search: str, step) -> Constant | Exact:
@@ -252,74 +179,6 @@ def make_rule(line_search: str, step) -> Constant | Exact:
         return Exact(1.0 if step is None else step)
     raise ValueError(f"line_search must be 'constant' or 'exact' for batched trials, got "
                      f"{line_search!r}")
-
-
-# -- the result -----------------------------------------------------------------------------
-
-@dataclass
-class BatchedResult:
-    """The per-trial outcome of a batched run (arrays on the backend of θ₀ for theta, NumPy
-    for the rest). `results()` gives each trial as an ordinary `Result`."""
-
-    objective: BatchedObjective
-    theta: Any  # (B, n) final iterates (the last finite one for diverged trials)
-    stop: list[StopCode]
-    iterations: np.ndarray  # (B,) int
-    value: np.ndarray  # (B,) final F
-    grad_norm: np.ndarray  # (B,) final ‖∇F‖
-    train_error: np.ndarray  # (B,) final ‖A(X) − b‖²
-    messages: list[str]
-    wall_time: float
-    initial: dict[str, np.ndarray]  # value, grad_norm, train_error at θ₀
-    rel_error: np.ndarray | None = None  # (B,) final ‖X − X♮‖_F/‖X♮‖_F with a truth
-    rel_error0: np.ndarray | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-    rule: Any = None
-    codes: np.ndarray | None = None  # (B,) the loop's outcome codes (TOL, GTOL, ..., BUDGET)
-
-    @property
-    def B(self) -> int:
-        return len(self.stop)
-
-    def factors(self, b: int) -> tuple:
-        model = self.objective.model.trial()
-        return tuple(F.clone() if is_torch(F) else np.array(F) for F in
-                     model.unpack(self.theta[b]))
-
-    def grad_evals(self, b: int) -> int:
-        """Evaluations of trial b: θ₀ and one per step tried (a rejected diverging step and
-        the step of an xtol stop included, as the engine counts)."""
-        return int(self.iterations[b]) + 1 + int(self.codes[b] in (DIVERGED, XTOL))
-
-    def results(self) -> list[Result]:
-        """One `Result` per trial: theta, factors, X, stop, iterations, message; the trace has
-        the rows of θ₀ and of the final iterate (iter, value, grad_norm, train_error and, with
-        a truth, rel_error); wall_time is the whole batch's."""
-        model = self.objective.model.trial()
-        out = []
-        for b in range(self.B):
-            theta = self.theta[b].clone() if is_torch(self.theta) else np.array(self.theta[b])
-            tr = Trace()
-            r0 = {"iter": 0, "value": self.initial["value"][b],
-                  "grad_norm": self.initial["grad_norm"][b],
-                  "train_error": self.initial["train_error"][b]}
-            r1 = {"iter": int(self.iterations[b]), "value": self.value[b],
-                  "grad_norm": self.grad_norm[b], "train_error": self.train_error[b]}
-            if self.rel_error is not None:
-                r0["rel_error"], r1["rel_error"] = self.rel_error0[b], self.rel_error[b]
-            tr.append(r0)
-            if self.iterations[b] > 0:
-                tr.append(r1)
-            info = {"solver": "gd_batched", "rule": self.rule.describe(b),
-                    "batch_size": self.B, "trial": b, **self.info.get("per_trial", {}).get(b, {})}
-            info.update({k: v for k, v in self.info.items() if k != "per_trial"})
-            out.append(Result(theta=theta, X=model.to_matrix(theta), stop=self.stop[b],
-                              iterations=int(self.iterations[b]), trace=tr,
-                              counts={"grad_evals": self.grad_evals(b)},
-                              wall_time=self.wall_time, message=self.messages[b], info=info,
-                              factors=tuple(F.clone() if is_torch(F) else np.array(F)
-                                            for F in model.unpack(theta))))
-        return out
 
 
 # -- the loop -------------------------------------------------------------------------------
@@ -342,9 +201,9 @@ def _rel_error(model, theta, truth, truth_norm):
 
 
 def run_batched(objective: BatchedObjective, theta0, rule, *, stop: Stop | None = None,
-                truth=None, compact: bool = True) -> BatchedResult:
+                truth=None, compact: bool = True) -> list[Result]:
     """Gradient descent θ_b ← θ_b − t_b∇F_b(θ_b) on every trial of `objective` until each
-    meets a `Stop` test (see the module docstring).
+    meets a `Stop` test (see the module docstring); one `Result` per trial.
 
     theta0: (B, n) NumPy array or torch tensor (float32 or float64; the run stays in its
     dtype, on its device). rule: `Constant` or `Exact`. truth: (B, d1, d2) planted matrices
@@ -361,10 +220,11 @@ def run_batched(objective: BatchedObjective, theta0, rule, *, stop: Stop | None 
     if stop.rtol is not None and truth is None:
         raise ValueError("rtol needs the truth")
     theta = objective.check(theta0)
-    theta = theta.clone() if is_torch(theta) else np.array(theta, copy=True)
-    if not bool(_isfinite(theta).all()):
+    xp = namespace(theta)
+    theta = xp.asarray(theta, copy=True)
+    if not bool(xp.all(xp.isfinite(theta))):
         raise ValueError("theta0 must be finite")
-    B = objective.B
+    B, dev = objective.B, theta.device
     if truth is not None:
         T = np.asarray(truth, dtype=np.float64) if not is_torch(truth) else truth
         if tuple(T.shape) != (B, *objective.model.shape):
@@ -377,37 +237,33 @@ def run_batched(objective: BatchedObjective, theta0, rule, *, stop: Stop | None 
     t0 = time.perf_counter()
 
     e = objective.evaluate(theta)
-    if not bool(_isfinite(e.value).all()):
+    if not bool(xp.all(xp.isfinite(e.value))):
         bad = np.flatnonzero(~np.isfinite(_host(e.value)))
         raise ValueError(f"F(theta0) is not finite for trial(s) {bad[:10].tolist()}")
-    f64 = _f64(theta)
     gn = _norm(e.grad)
-    initial = {"value": _host(e.value).astype(float), "grad_norm": _host(gn).astype(float),
-               "train_error": _host(e.train_error).astype(float)}
+    initial = [_host(v).astype(float) for v in (e.value, gn, e.train_error)]
     rel0 = _host(_rel_error(objective.model, theta, truth_w, truth_norm)) if truth is not None \
         else None
 
     # per-trial outputs (all B trials, on the backend)
-    out_theta = theta.clone() if is_torch(theta) else theta.copy()
-    out_code = _full(B, RUNNING, theta, _int(theta))
-    out_iter = _full(B, 0, theta, _int(theta))
-    out_value = _full(B, 0.0, theta, f64)
-    out_gn = _full(B, 0.0, theta, f64)
-    out_train = _full(B, 0.0, theta, f64)
-    out_div = _full(B, math.nan, theta, f64)  # F of the rejected step of a diverged trial
+    def full(value, dtype=xp.float64):
+        return xp.full((B,), value, dtype=dtype, device=dev)
+
+    out_theta = xp.asarray(theta, copy=True)
+    out_code, out_iter = full(RUNNING, xp.int64), full(0, xp.int64)
+    out_value, out_gn, out_train = full(0.0), full(0.0), full(0.0)
+    out_div = full(math.nan)  # F of the rejected step of a diverged trial
 
     # the working batch (trials still running and, until compaction, frozen ones)
-    ids = _on(np.arange(B), theta)
-    tol = None if tol_np is None else _on(tol_np, theta)
-    f_ref = _maximum(abs(e.value).to(f64) if is_torch(theta) else abs(e.value).astype(f64),
-                     _full(B, 1.0, theta, f64))
-    active = _full(B, True, theta, _bool(theta))
+    ids = xp.arange(B, device=dev)
+    tol = None if tol_np is None else xp.asarray(tol_np, device=dev)
+    f_ref = xp.clip(abs(_f64(e.value)), min=1.0)
+    active = full(True, xp.bool)
     S = stop.stall_window
     hist = None
-    best = _full(B, math.inf, theta, f64)
+    best = full(math.inf)
     if stop.ftol is not None:
-        hist = (theta.new_full((S + 1, B), math.inf, dtype=f64) if is_torch(theta)
-                else np.full((S + 1, B), math.inf))
+        hist = xp.full((S + 1, B), math.inf, dtype=xp.float64, device=dev)
     work = objective
     k = 0
 
@@ -417,14 +273,13 @@ def run_batched(objective: BatchedObjective, theta0, rule, *, stop: Stop | None 
         out_theta[idx] = theta[mask]
         out_code[idx] = code
         out_iter[idx] = it
-        v, g, tr = e.value[mask], gn[mask], e.train_error[mask]
-        out_value[idx] = v.to(f64) if is_torch(v) else v
-        out_gn[idx] = g.to(f64) if is_torch(g) else g
-        out_train[idx] = tr.to(f64) if is_torch(tr) else tr
+        out_value[idx] = _f64(e.value[mask])
+        out_gn[idx] = _f64(gn[mask])
+        out_train[idx] = _f64(e.train_error[mask])
         active[mask] = False
 
     for k in range(stop.max_iter + 1):
-        value = e.value.to(f64) if is_torch(e.value) else e.value.astype(f64)
+        value = _f64(e.value)
         if tol is not None:
             finish(active & (e.train_error <= tol), TOL, k)
         if stop.gtol is not None:
@@ -433,11 +288,11 @@ def run_batched(objective: BatchedObjective, theta0, rule, *, stop: Stop | None 
             rel = _rel_error(objective.model, theta, truth_w, truth_norm)
             finish(active & (rel <= stop.rtol), RTOL, k)
         if hist is not None:
-            best = _where(active, _minimum(best, value), best)
+            best = xp.where(active, xp.minimum(best, value), best)
             hist[k % (S + 1)] = best
             if k >= S:
                 old = hist[(k + 1) % (S + 1)]
-                finish(active & (old - best <= stop.ftol * _maximum(abs(best), best * 0 + 1e-300)),
+                finish(active & (old - best <= stop.ftol * xp.clip(abs(best), min=1e-300)),
                        STALLED, k)
         if k == stop.max_iter:
             finish(active, MAX_ITER, k)
@@ -447,7 +302,7 @@ def run_batched(objective: BatchedObjective, theta0, rule, *, stop: Stop | None 
         if n_active == 0:
             break
         if compact and n_active <= active.shape[0] // 2:
-            keep = _nonzero(active)
+            keep = xp.nonzero(active)[0]
             work = work.subset(_host(keep))
             theta, ids, active, f_ref, best = (theta[keep], ids[keep], active[keep],
                                                f_ref[keep], best[keep])
@@ -460,20 +315,16 @@ def run_batched(objective: BatchedObjective, theta0, rule, *, stop: Stop | None 
                 truth_w, truth_norm = truth_w[keep], truth_norm[keep]
         # one step for the whole working batch; frozen trials keep their iterate
         t = rule.steps(work, theta, e, ids)
-        tt = t.to(theta.dtype) if is_torch(theta) else t.astype(theta.dtype)
-        theta_new = theta + (-tt)[:, None] * e.grad
+        theta_new = theta + (-xp.astype(t, theta.dtype))[:, None] * e.grad
         e_new = work.evaluate(theta_new)
-        v_new = e_new.value.to(f64) if is_torch(e_new.value) else e_new.value.astype(f64)
-        bad = ~_isfinite(v_new) | (v_new > stop.blowup * f_ref)
-        div = active & bad
+        v_new = _f64(e_new.value)
+        div = active & (~xp.isfinite(v_new) | (v_new > stop.blowup * f_ref))
         if bool(div.any()):
-            idx = ids[div]
-            out_div[idx] = v_new[div]
+            out_div[ids[div]] = v_new[div]
             finish(div, DIVERGED, k)
         if stop.xtol is not None:
-            small = t * _norm(e.grad).to(f64) if is_torch(t) else t * _norm(e.grad)
-            lim = stop.xtol * _maximum(_norm(theta), _norm(theta) * 0 + 1.0)
-            finish(active & (small <= lim), XTOL, k)
+            small = t * _f64(_norm(e.grad))
+            finish(active & (small <= stop.xtol * xp.clip(_norm(theta), min=1.0)), XTOL, k)
         if int(active.sum()) == active.shape[0]:  # no trial frozen: take the step as it is
             theta, e = theta_new, e_new
         else:
@@ -482,53 +333,59 @@ def run_batched(objective: BatchedObjective, theta0, rule, *, stop: Stop | None 
                                                                           strict=True)))
         gn = _norm(e.grad)
     wall = time.perf_counter() - t0
-
-    codes = _host(out_code)
-    iters = _host(out_iter).astype(int)
-    div_v = _host(out_div)
-    f_ref0 = np.maximum(np.abs(initial["value"]), 1.0)
-    tol_h = tol_np
-    stops, messages = [], []
-    for b in range(B):
-        c = int(codes[b])
-        stops.append(_STOP[c])
-        if c == TOL:
-            messages.append(f"training error <= {tol_h[b]:.3g}")
-        elif c == GTOL:
-            messages.append(f"gradient norm <= {stop.gtol:g}")
-        elif c == RTOL:
-            messages.append(f"relative error <= {stop.rtol:g}")
-        elif c == XTOL:
-            messages.append(f"‖x_(k+1) − x_k‖ <= {stop.xtol:g}·max(1, ‖x_k‖)")
-        elif c == MAX_ITER:
-            messages.append(f"{stop.max_iter} iterations")
-        elif c == DIVERGED:
-            messages.append(f"F = {div_v[b]:.3e} at iteration {iters[b] + 1} (reference "
-                            f"{f_ref0[b]:.3e}); last finite iterate returned")
-        elif c == STALLED:
-            messages.append(f"F dropped by <= {stop.ftol:.2g}·|F| over the last "
-                            f"{stop.stall_window} iterations")
-        else:
-            messages.append(f"time budget {stop.time_budget:g} s spent")
-    per_trial = {b: {"diverged_at": int(iters[b]) + 1} for b in range(B)
-                 if codes[b] == DIVERGED}
     rel = None
     if truth is not None:
         T = _like(T, out_theta)
         rel = _host(_rel_error(objective.model, out_theta, T, _norm(T.reshape(B, -1))))
-    return BatchedResult(objective=objective, theta=out_theta, stop=stops, iterations=iters,
-                         value=_host(out_value), grad_norm=_host(out_gn),
-                         train_error=_host(out_train), messages=messages, wall_time=wall,
-                         initial=initial, rel_error=rel, rel_error0=rel0,
-                         info={"per_trial": per_trial}, rule=rule, codes=codes)
+    return _results(objective, rule, stop, out_theta, _host(out_code), _host(out_iter),
+                    [_host(v) for v in (out_value, out_gn, out_train)], initial, rel, rel0,
+                    tol_np, _host(out_div), wall)
 
 
-def _minimum(a, b):
-    if is_torch(a):
-        import torch
+def _like(x, like):
+    """x (NumPy or torch) on like's backend, device and dtype."""
+    if is_torch(like):
+        if is_torch(x):
+            return x.to(device=like.device, dtype=like.dtype)
+        return to_like(np.asarray(x), like)
+    return _host(x).astype(like.dtype, copy=False)
 
-        return torch.minimum(a, b)
-    return np.minimum(a, b)
+
+def _results(objective, rule, stop, theta, codes, iters, final, initial, rel, rel0, tol,
+             div, wall) -> list[Result]:
+    """One `Result` per trial: theta, factors, X, stop, message, iterations; the trace has the
+    rows of θ₀ and of the final iterate (iter, value, grad_norm, train_error and, with a
+    truth, rel_error); wall_time is the whole batch's; counts["grad_evals"] are θ₀ and one
+    per step tried (a rejected diverging step and the step of an xtol stop included, as the
+    engine counts)."""
+    model = objective.model.trial()
+    f_ref0 = np.maximum(np.abs(initial[0]), 1.0)
+    out = []
+    for b in range(len(codes)):
+        c, it = int(codes[b]), int(iters[b])
+        th = theta[b].clone() if is_torch(theta) else np.array(theta[b])
+        tr = Trace()
+        rows = [{"iter": 0, **{k: v[b] for k, v in zip(_COLS, initial, strict=True)}},
+                {"iter": it, **{k: v[b] for k, v in zip(_COLS, final, strict=True)}}]
+        if rel is not None:
+            rows[0]["rel_error"], rows[1]["rel_error"] = rel0[b], rel[b]
+        for row in rows[:1 + (it > 0)]:
+            tr.append(row)
+        info = {"solver": "gd_batched", "rule": rule.describe(b), "batch_size": len(codes),
+                "trial": b}
+        if c == DIVERGED:
+            info["diverged_at"] = it + 1
+        message = stop_message(_TEST[c], stop, tol=None if tol is None else tol[b],
+                               value=div[b], iteration=it + 1, reference=f_ref0[b])
+        out.append(Result(theta=th, X=model.to_matrix(th), stop=_STOP[c], iterations=it,
+                          trace=tr, counts={"grad_evals": it + 1 + int(c in (DIVERGED, XTOL))},
+                          wall_time=wall, message=message, info=info,
+                          factors=tuple(F.clone() if is_torch(F) else np.array(F)
+                                        for F in model.unpack(th))))
+    return out
+
+
+_COLS = ("value", "grad_norm", "train_error")
 
 
 # -- entry points ---------------------------------------------------------------------------
@@ -593,4 +450,4 @@ def solve_batch(
             raise ValueError(f"truths has {len(truths)} entries for {len(objectives)} "
                              "objectives")
         truth = np.stack([np.asarray(as_dense(T), dtype=np.float64) for T in truths])
-    return run_batched(batch, theta0, rule, stop=stop, truth=truth, compact=compact).results()
+    return run_batched(batch, theta0, rule, stop=stop, truth=truth, compact=compact)

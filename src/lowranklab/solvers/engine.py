@@ -141,6 +141,31 @@ class Stop:
         return None
 
 
+def stop_message(test: str, stop: Stop, **v) -> str:
+    """The message of a stop test that fired ("tol", "gtol", "rtol", "xtol", "max_iter",
+    "stalled", "budget"; "diverged" with value, iteration and reference), shared by the
+    engine and the batched loop."""
+    if test == "tol":
+        return f"training error <= {v['tol']:.3g}"
+    if test == "diverged":
+        return (f"F = {v['value']:.3e} at iteration {v['iteration']} (reference "
+                f"{v['reference']:.3e}); last finite iterate returned")
+    if test == "gtol":
+        return f"gradient norm <= {stop.gtol:g}"
+    if test == "rtol":
+        return f"relative error <= {stop.rtol:g}"
+    if test == "xtol":
+        return f"‖x_(k+1) − x_k‖ <= {stop.xtol:g}·max(1, ‖x_k‖)"
+    if test == "max_iter":
+        return f"{stop.max_iter} iterations"
+    if test == "stalled":
+        return (f"F dropped by <= {stop.ftol:.2g}·|F| over the last {stop.stall_window} "
+                "iterations")
+    if test == "budget":
+        return f"time budget {stop.time_budget:g} s spent"
+    raise ValueError(f"unknown stop test {test!r}")
+
+
 # -- spaces ---------------------------------------------------------------------------------
 
 class FlatSpace:
@@ -406,7 +431,7 @@ def run(
     trace = Trace()
 
     t0 = time.perf_counter()
-    code, message, k = StopCode.MAX_ITER, f"{stop.max_iter} iterations", 0
+    code, message, k = StopCode.MAX_ITER, stop_message("max_iter", stop), 0
     diverged_at = None
     try:
         e = space.evaluate(x)
@@ -463,27 +488,25 @@ def run(
                 break
             e = ctx.e
             if tol is not None and train_error(e) <= tol:
-                code, message = StopCode.CONVERGED, f"training error <= {tol:.3g}"
+                code, message = StopCode.CONVERGED, stop_message("tol", stop, tol=tol)
                 break
             if gtol is not None and space.norm(ctx.x, e.grad) <= gtol:
-                code, message = StopCode.CONVERGED, f"gradient norm <= {gtol:g}"
+                code, message = StopCode.CONVERGED, stop_message("gtol", stop)
                 break
             if truth_rel is not None and truth_rel(ctx.light_state())["rel_error"] <= stop.rtol:
-                code, message = StopCode.CONVERGED, f"relative error <= {stop.rtol:g}"
+                code, message = StopCode.CONVERGED, stop_message("rtol", stop)
                 break
             if ftol is not None:
                 best = min(best, e.value)
                 window.append(best)
                 if len(window) == window.maxlen and (
                         window[0] - best <= ftol * max(abs(best), 1e-300)):
-                    code = StopCode.STALLED
-                    message = (f"F dropped by <= {stop.ftol:.2g}·|F| over the last "
-                               f"{stop.stall_window} iterations")
+                    code, message = StopCode.STALLED, stop_message("stalled", stop)
                     break
             if k == max_iter:
                 break
             if budget is not None and time.perf_counter() - t0 > budget:
-                code, message = StopCode.BUDGET, f"time budget {budget:g} s spent"
+                code, message = StopCode.BUDGET, stop_message("budget", stop)
                 break
             if callbacks or ctx.force_record or k <= dense_until or k % record_every == 0:
                 record()
@@ -501,14 +524,13 @@ def run(
                 break
             if not space.finite(x_new, e_new) or e_new.value > blowup * ctx.f_ref:
                 code = StopCode.DIVERGED
-                message = (f"F = {e_new.value:.3e} at iteration {k + 1} (reference "
-                           f"{ctx.f_ref:.3e}); last finite iterate returned")
+                message = stop_message("diverged", stop, value=e_new.value, iteration=k + 1,
+                                       reference=ctx.f_ref)
                 diverged_at = k + 1
                 break
             if xtol is not None and t * space.norm(ctx.x, rule.last_direction) <= (
                     xtol * max(1.0, space.norm(ctx.x, ctx.x))):
-                code, message = StopCode.CONVERGED, (f"‖x_(k+1) − x_k‖ <= {xtol:g}·"
-                                                     "max(1, ‖x_k‖)")
+                code, message = StopCode.CONVERGED, stop_message("xtol", stop)
                 break
             ctx.x, ctx.e, ctx.step = x_new, e_new, t
             if on_manifold and space.left_manifold(x_new):
