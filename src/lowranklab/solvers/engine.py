@@ -36,8 +36,6 @@ from lowranklab.problems.loss import LeastSquares, Loss
 from lowranklab.solvers import monitors as mon
 from lowranklab.solvers.result import Result, StopCode, Trace
 
-Callback = Callable[[mon.State], bool | None]
-
 AUTO = "auto"
 DEFAULT_RTOL_TRAIN = 1e-14  # converged when ‖A(X) − b‖² ≤ 1e-14·max(‖b‖², 1) (see Stop)
 DEFAULT_FTOL = 10 * np.finfo(float).eps  # stalled: no relative decrease above 10 eps ...
@@ -388,7 +386,7 @@ def run(
     stop: Stop | None = None,
     truth=None,
     monitors: Sequence[mon.Monitor] | None = None,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[mon.Callback] = (),
     hooks: Sequence = (),
     record_every: int = 1,
     dense_until: int = 0,

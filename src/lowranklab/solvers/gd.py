@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -13,7 +13,6 @@ from lowranklab.solvers import rules
 from lowranklab.solvers.engine import AUTO, DEFAULT_FTOL, DEFAULT_STALL_WINDOW, Stop, run
 from lowranklab.solvers.result import Result
 
-Callback = Callable[[mon.State], bool | None]
 LINE_SEARCHES = ("constant", "armijo", "exact")
 DIRECTIONS = ("gradient", "scaled", "cg", "lbfgs")
 LBFGS_MEMORY = 5  # pairs kept (the `lbfgs-exact` configuration of benchmarks/peers.py)
@@ -83,7 +82,7 @@ def gradient_descent(
     truth: Matrix | None = None,
     monitors: Sequence[mon.Monitor] | None = None,
     record_every: int = 1,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[mon.Callback] = (),
     hooks: Sequence = (),
     progress: bool = False,
     armijo_c: float = 1e-4,

@@ -23,7 +23,7 @@ import dataclasses
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,7 +106,6 @@ class Phase:
                 "f": self.f, "grad_norm": self.grad_norm, "stop": self.stop}
 
 
-Callback = Callable[[mon.State], bool | None]
 
 
 def _check_positive(name: str, v: float | None, allow_none: bool = True) -> None:
@@ -145,7 +144,7 @@ class Clock:
 def descend(loss: Loss, U: np.ndarray, *, step: float | None, gtol: float, max_iter: int,
             t0: float = 0.0, armijo_c: float = 0.4, max_step: float | None = None,
             blowup: float = 1e8, max_norm: float = np.inf, record_spacing: float | None = None,
-            trajectory: list | None = None, callbacks: Sequence[Callback] = (),
+            trajectory: list | None = None, callbacks: Sequence[mon.Callback] = (),
             time_budget: float | None = None, record_every: int = 10**9):
     """GD on L(U) = ½ f(UUᵀ) to a stationary point: U ← U − η sym(∇f(UUᵀ)) U.
 
@@ -183,7 +182,7 @@ def glrl(
     max_norm: float = np.inf,
     truth: Matrix | None = None,
     record_spacing: float | None = None,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[mon.Callback] = (),
     time_budget: float | None = None,
     dense_eig_max: int = DENSE_EIG_MAX,
     progress: bool = False,

@@ -19,7 +19,7 @@ record steps only.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.linalg import lapack
@@ -34,8 +34,6 @@ from lowranklab.solvers import monitors as mon
 from lowranklab.solvers import rules
 from lowranklab.solvers.engine import Stop, StopRun, run
 from lowranklab.solvers.result import Result, StopCode
-
-Callback = Callable[[mon.State], bool | None]
 
 PAPER_GAMMA = 100.0  # eftekhari2021 Sec. XII
 PAPER_STEP = 2e-5  # eftekhari2021 Sec. XII (d = 15, m = 30, p = 8, ‖U₀‖_F = 3)
@@ -188,7 +186,7 @@ class MeritStep(rules.Constant):
 
 def _iterate(problem: MinNormFactorization, U0: np.ndarray, kind: str, *, gamma: float,
              step: float, max_iter: int, ridge: float, tol: float | str | None,
-             record_every: int, callbacks: Sequence[Callback], time_budget: float | None,
+             record_every: int, callbacks: Sequence[mon.Callback], time_budget: float | None,
              progress: bool, spectrum: bool = True, step_rule: str = "fixed",
              blowup: float = 1e10) -> Result:
     """U ← U − η·D(U) on the engine; D = Algorithm 1's direction, the exact ∇h_γ, or the
@@ -217,7 +215,7 @@ def _iterate(problem: MinNormFactorization, U0: np.ndarray, kind: str, *, gamma:
 def algorithm1(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = PAPER_GAMMA,
                step: float | None = None, max_iter: int = 100_000, ridge: float = RIDGE,
                tol: float | None = 1e-12, record_every: int = 100,
-               callbacks: Sequence[Callback] = (), time_budget: float | None = None,
+               callbacks: Sequence[mon.Callback] = (), time_budget: float | None = None,
                progress: bool = False, spectrum: bool = True,
                step_rule: str | None = None) -> Result:
     """eftekhari2021 Algorithm 1 (Sec. XI–XII): primal-dual discretisation of the merit flow.
@@ -248,7 +246,7 @@ def algorithm1(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = 
 def merit_euler(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = PAPER_GAMMA,
                 step: float | None = None, max_iter: int = 100_000, ridge: float = 0.0,
                 tol: float | None = 1e-12, record_every: int = 100,
-                callbacks: Sequence[Callback] = (), time_budget: float | None = None,
+                callbacks: Sequence[mon.Callback] = (), time_budget: float | None = None,
                 progress: bool = False, spectrum: bool = True,
                 step_rule: str | None = None) -> Result:
     """Explicit Euler on the exact merit flow: U ← U − η W_γ(U)U (eq. (19), corrected Dλ).
@@ -266,7 +264,7 @@ def merit_euler(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float =
 def feasibility_gd(problem: MinNormFactorization, U0: np.ndarray, *, step: float | None = None,
                    max_iter: int = 10_000, tol: float | str | None = "auto",
                    record_every: int = 100,
-                   callbacks: Sequence[Callback] = (), time_budget: float | None = None,
+                   callbacks: Sequence[mon.Callback] = (), time_budget: float | None = None,
                    progress: bool = False, spectrum: bool = True) -> Result:
     """Gradient descent on ‖A(UUᵀ) − b‖² (gradient 4A*(r)U): no explicit regularisation
     (Figs. 1 left and 2 ①). Default step 1/L at U₀; stops (`converged`) when the feasibility
@@ -280,7 +278,7 @@ def feasibility_gd(problem: MinNormFactorization, U0: np.ndarray, *, step: float
 
 def merit_bfgs(problem: MinNormFactorization, U0: np.ndarray, *, gamma: float = PAPER_GAMMA,
                method: str = "L-BFGS-B", gtol: float = 1e-10, max_iter: int = 20_000,
-               record_every: int = 100, callbacks: Sequence[Callback] = (),
+               record_every: int = 100, callbacks: Sequence[mon.Callback] = (),
                time_budget: float | None = None, progress: bool = False) -> Result:
     """Reference solver: scipy BFGS (or L-BFGS-B) on h_γ with the exact gradient W_γ(U)U,
     through the SciPy adapter (trace rows every `record_every` iterations only).

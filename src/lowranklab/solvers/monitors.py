@@ -33,6 +33,7 @@ class State:
 
 
 Monitor = Callable[[State], dict[str, float]]
+Callback = Callable[[State], bool | None]  # called at every iteration; True stops the run
 
 
 

@@ -11,7 +11,7 @@ Both are the engine with a rule or a hook, for every `Objective`, and return a `
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -24,7 +24,6 @@ from lowranklab.solvers.hooks import Perturbation, uniform_ball
 from lowranklab.solvers.result import Result
 from lowranklab.solvers.rules import unit_sphere
 
-Callback = Callable[[mon.State], bool | None]
 __all__ = ["noisy_gradient_descent", "perturbed_gradient_descent", "jin_parameters",
            "unit_sphere", "uniform_ball"]
 
@@ -53,7 +52,7 @@ def noisy_gradient_descent(
     truth: Matrix | None = None,
     monitors: Sequence[mon.Monitor] | None = None,
     record_every: int = 1,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[mon.Callback] = (),
     progress: bool = False,
 ) -> Result:
     """θ_{k+1} = θ_k − η(∇F(θ_k) + ε ξ_k), ξ_k uniform on the unit sphere (Ge et al. 2015,
@@ -110,7 +109,7 @@ def perturbed_gradient_descent(
     truth: Matrix | None = None,
     monitors: Sequence[mon.Monitor] | None = None,
     record_every: int = 1,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[mon.Callback] = (),
     progress: bool = False,
 ) -> Result:
     """Perturbed gradient descent (Jin et al. 2017, Algorithm 2): GD with the `Perturbation`

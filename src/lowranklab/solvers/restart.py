@@ -30,8 +30,9 @@ import numpy as np
 
 from lowranklab.backend import require_numpy
 from lowranklab.problems.ez2021 import MACHINE_EPS, SymmetricSensing, rank_k_init
+from lowranklab.solvers import monitors as mon
 from lowranklab.solvers.result import Result
-from lowranklab.solvers.sensing_gd import Callback, sensing_gd
+from lowranklab.solvers.sensing_gd import sensing_gd
 
 WINDOW_MODES = ("paper", "fresh")
 RESTART_POLICIES = ("paper", "until_target_rank")
@@ -125,7 +126,7 @@ def restart_gd(
     blowup: float = 1e8,
     record_every: int = 1,
     dense_until: int = 0,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[mon.Callback] = (),
     progress: bool = False,
 ) -> Result:
     """Run Algorithm 1 of ez2021 (see the module docstring) for k = 0, …, max_iter (= K):

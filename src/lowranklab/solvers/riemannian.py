@@ -10,7 +10,7 @@ LowRank ambient gradient) on `FixedRank` or `FixedRankPSD`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -23,7 +23,6 @@ from lowranklab.solvers.engine import AUTO, DEFAULT_FTOL, ManifoldSpace, Stop, r
 from lowranklab.solvers.result import Result
 from lowranklab.solvers.step import mean_curvature_step
 
-Callback = Callable[[mon.State], bool | None]
 STEP_RULES = ("fixed", "sigma")
 LINE_SEARCHES = ("constant", "armijo", "exact")
 
@@ -54,7 +53,7 @@ def riemannian_gradient_descent(
     time_budget: float | None = None,
     monitors: Sequence[mon.Monitor] | None = None,
     record_every: int = 1,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[mon.Callback] = (),
     progress: bool = False,
     armijo_c: float = 1e-4,
     armijo_beta: float = 0.5,

@@ -13,8 +13,6 @@ from lowranklab.solvers import monitors as mon
 from lowranklab.solvers.engine import INTERRUPTED, catch_interrupt
 from lowranklab.solvers.result import Result, StopCode, Trace
 
-Callback = Callable[[mon.State], bool | None]
-
 
 def minimize(
     fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
@@ -25,7 +23,7 @@ def minimize(
     state: Callable[[int, np.ndarray, float, float], mon.State],
     monitors: Sequence[mon.Monitor] = (),
     record_every: int = 1,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[mon.Callback] = (),
     time_budget: float | None = None,
     progress: bool = False,
     name: str = "scipy",

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -59,8 +59,6 @@ from lowranklab.solvers import engine
 from lowranklab.solvers import monitors as mon
 from lowranklab.solvers.result import Result, StopCode, Trace
 from lowranklab.solvers.rules import LBFGS, Exact
-
-Callback = Callable[[mon.State], bool | None]
 
 FEAS_REDUCTION = 0.25  # SDPLR's η: σ is kept when ‖r‖ fell below η·(previous ‖r‖)
 PENALTY_GROWTH = 10.0  # SDPLR's γ: σ ← γσ otherwise
@@ -96,7 +94,7 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
            rank: int | None = None, U0: np.ndarray | None = None, seed: int | None = 0,
            tol: float = 1e-7, max_iter: int = 100_000, max_outer: int = 200,
            sigma0: float | None = None, inner_rtol: float = 0.1, record_every: int = 100,
-           callbacks: Sequence[Callback] = (), time_budget: float | None = None,
+           callbacks: Sequence[mon.Callback] = (), time_budget: float | None = None,
            progress: bool = False) -> Result:
     """Solve min ⟨C, X⟩ s.t. A(X) = b, X ⪰ 0 (C = I: eftekhari2021's (SDP), min tr X) by the
     Burer–Monteiro augmented Lagrangian with L-BFGS and exact quartic line search (module doc).

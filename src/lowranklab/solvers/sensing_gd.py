@@ -15,7 +15,7 @@ set (spec §6 G5, test T9).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -28,8 +28,6 @@ from lowranklab.solvers import monitors as mon
 from lowranklab.solvers.engine import Stop, run
 from lowranklab.solvers.result import Result
 from lowranklab.solvers.rules import Constant
-
-Callback = Callable[[mon.State], bool | None]
 
 
 def rowspace_factor(U0: np.ndarray, tol: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +62,7 @@ def sensing_gd(
     preserve_rowspace: bool = False,
     record_every: int = 1,
     dense_until: int = 0,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[mon.Callback] = (),
     hooks: Sequence = (),
     progress: bool = False,
 ) -> Result:
