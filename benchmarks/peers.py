@@ -87,6 +87,7 @@ SDP_D = [20, 50, 100]
 SCALE = [(1000, 10**5), (10_000, 10**6), (100_000, 10**7)]  # (n, |Ω|)
 SCALE_FULL = [(100_000, 10**8)]  # the 'full' suite's step (see its record for the memory)
 GENERATE = [(20_000, 8 * 10**6), (100_000, 8 * 10**6)]  # the issue's 8·10⁶ entries in ≤ 3 s
+THREADS = [(5000, 0.02)]  # (n, fraction): the compiled loops on 1 and on 2 threads
 
 
 @dataclass
@@ -393,6 +394,50 @@ def bench_scale(n: int, m: int, repeats: int, seed: int) -> dict:
             "maxrss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
+def bench_threads(n: int, fraction: float, repeats: int, seed: int, budget: float = 120.0,
+                  threads: int = 2) -> dict:
+    """The compiled loops on 1 and on `threads` threads (`kernels.set_threads`), interleaved:
+    one GD step on the balanced U Vᵀ and RCG's time to relative error 1e-6 (our default
+    completion solver, "rcg-exact"), with the speed-ups (1-thread time / threaded time)."""
+    from benchmarks.run import gd_step, timings
+    from lowranklab.operators import kernels
+
+    prob = completion_problem(n, n, RANK, fraction, np.random.default_rng(seed))
+    x0 = spectral_point(prob, RANK)
+    obj = Objective(prob.loss(), BalancedFactor(n, n, RANK, mu=0.5))
+    theta = np.random.default_rng(seed + 1).standard_normal(obj.dim) / np.sqrt(n)
+    step = gd_step(obj, theta)
+    fn, kw = OURS["rcg-exact"]
+    runs: dict[int, list[Run]] = {1: [], threads: []}
+
+    def on(k: int, f: Callable[[], object]) -> Callable[[], object]:
+        def go():
+            kernels.set_threads(k)
+            try:
+                return f()
+            finally:
+                kernels.set_threads(None)
+        return go
+
+    try:
+        (s1, _, rounds), (sk, _, _) = timings([on(1, step), on(threads, step)], repeats)
+        for _ in range(repeats):
+            for k in runs:
+                runs[k].append(on(k, lambda: fn(prob, x0, budget, **kw))())
+    finally:
+        kernels.set_threads(None)
+    kernels.set_threads(threads)
+    used = kernels.threads()  # capped at numba's threads (the cores)
+    kernels.set_threads(None)
+    r1, rk = _median_run(runs[1]), _median_run(runs[threads])
+    return {"name": f"completion_threads_n{n}", "kind": "completion_threads", "n": n,
+            "m": prob.op.m, "rank": RANK, "threads": threads, "threads_used": used,
+            "cpu_count": os.cpu_count(), "step_ms_1": 1e3 * s1, "step_ms_n": 1e3 * sk,
+            "step_speedup": s1 / sk, "rcg_s_1": r1.seconds, "rcg_s_n": rk.seconds,
+            "rcg_speedup": r1.seconds / rk.seconds, "rcg_reached": r1.reached and rk.reached,
+            "rcg_iterations": rk.iterations, "repeats": repeats, "step_rounds": rounds}
+
+
 def bench_generate(n: int, m: int, repeats: int, seed: int) -> dict:
     """Seconds for `completion_problem` with m entries of an n×n rank-10 matrix (median)."""
     ts, cpu = [], []
@@ -437,6 +482,9 @@ def run_peers(repeats: int, budget: float, seed: int, only_n: list[int] | None,
     for n, m in scale:
         if only_n is None or n in only_n:
             records.append(bench_scale(n, m, max(repeats, 3), seed))
+    for n, frac in THREADS:
+        if only_n is None or n in only_n:
+            records.append(bench_threads(n, frac, max(repeats, 3), seed, budget=budget))
     for r in records:
         r["loadavg_1min_start"] = load0
     return records
@@ -455,6 +503,12 @@ def print_table(records: list[dict]) -> None:
                   f"{r['ns_per_entry_rank']:>8.2f} ns/(entry·r)  peak "
                   f"{r['peak_step_bytes'] / 2**20:.0f} MiB step, "
                   f"{r['peak_generate_bytes'] / 2**20:.0f} MiB generate")
+            continue
+        if r["kind"] == "completion_threads":
+            print(f"{r['name']:<44}{'threads':>13}  step {r['step_ms_1']:.2f} → "
+                  f"{r['step_ms_n']:.2f} ms ({r['step_speedup']:.2f}×), rcg "
+                  f"{r['rcg_s_1']:.2f} → {r['rcg_s_n']:.2f} s ({r['rcg_speedup']:.2f}×) on "
+                  f"{r['threads_used']} threads")
             continue
         print(f"{r['name']:<44}{r['ours']:>13}{r['ours_s']:>10.2f}{r['reference_s']:>10.2f}"
               f"{r['ratio']:>8.3f}  {'y' if r['ours_reached'] else 'n'}/"

@@ -102,6 +102,18 @@ def test_scale_and_generate_records():
     assert gen["m"] == 9000 and gen["seconds"] <= gen["seconds_max"]
 
 
+def test_threads_record():
+    """The 1- and 2-thread record at a small size: both runs reach the tolerance, the thread
+    setting is restored, and the speed-ups are the ratios of the times they report."""
+    from lowranklab.operators import kernels
+
+    rec = peers.bench_threads(300, 0.2, 1, 0, budget=30.0)
+    assert rec["rcg_reached"] and kernels.threads() == 1
+    assert rec["threads"] == 2 and 1 <= rec["threads_used"] <= 2
+    assert rec["step_speedup"] == pytest.approx(rec["step_ms_1"] / rec["step_ms_n"])
+    assert rec["rcg_speedup"] == pytest.approx(rec["rcg_s_1"] / rec["rcg_s_n"])
+
+
 def test_micro_benchmark_records(tmp_path):
     """benchmarks/micro.py times every case (one round) and writes its records atomically."""
     from benchmarks import micro

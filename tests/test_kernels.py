@@ -187,3 +187,71 @@ def test_forward_gram_is_the_gram_matrix_of_the_forwards(backend_name, monkeypat
     assert np.allclose(got, Y @ Y.T, rtol=1e-12, atol=1e-12)
     assert np.array_equal(got, got.T)
     assert op.counts["forward"] == 2
+
+
+@pytest.fixture
+def two_threads():
+    """The compiled loops on two threads for one test (numba's thread count is capped at the
+    cores, so this needs a machine with two or more)."""
+    if not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one core: numba runs one thread")
+    kernels.set_threads(2)
+    yield
+    kernels.set_threads(None)
+
+
+@pytest.mark.parametrize("r", [3, 10, 20])  # register blocks of 8 + singles; wide: in memory
+def test_threaded_kernels_equal_the_serial_ones(two_threads, r, rng):
+    """sampled_dot and G Z split independent outputs over the threads: bitwise the one-thread
+    result. Gᵀ Z adds per-thread buffers: equal to round-off, and to the dense product."""
+    d1, d2, m = 300, 200, 5000
+    rows, cols = _indices(rng, d1, d2, m)
+    U, V = rng.standard_normal((d1, r)), rng.standard_normal((d2, r))
+    G = sp.csr_array((rng.standard_normal(m), (rows, cols)), shape=(d1, d2))
+    G.sum_duplicates()
+    G.indices, G.indptr = G.indices.astype(np.int32), G.indptr.astype(np.int32)
+    assert kernels.threads() == 2
+    par = (kernels.sampled_dot(rows, cols, U, V), kernels.times(G, V), kernels.t_times(G, U))
+    kernels.set_threads(1)
+    ser = (kernels.sampled_dot(rows, cols, U, V), kernels.times(G, V), kernels.t_times(G, U))
+    assert np.array_equal(par[0], ser[0]) and np.array_equal(par[1], ser[1])
+    np.testing.assert_allclose(par[2], ser[2], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(par[2], G.toarray().T @ U, rtol=1e-12, atol=1e-12)
+
+
+def test_threaded_scatter_with_more_chunks_than_threads(rng):
+    """The Gᵀ Z kernel with three row chunks (on however many threads numba has), one of them
+    empty: every entry is scattered exactly once."""
+    if not HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    from lowranklab.operators import _numba_parallel
+
+    d1, d2, r = 50, 40, 4
+    rows, cols = _indices(rng, d1, d2, 600)
+    G = sp.csr_array((rng.standard_normal(600), (rows, cols)), shape=(d1, d2))
+    G.sum_duplicates()
+    Z, out = rng.standard_normal((d1, r)), np.empty((d2, r))
+    bounds = np.array([0, 20, 20, d1], dtype=np.int64)
+    _numba_parallel.csr_t_times_kernel(G.indptr, G.indices, G.data, Z, out, bounds)
+    np.testing.assert_allclose(out, G.toarray().T @ Z, rtol=1e-12, atol=1e-12)
+
+
+def test_thread_settings_are_checked(monkeypatch):
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads"):
+            kernels.set_threads(bad)
+    kernels.set_threads(None)
+    monkeypatch.setenv(kernels.THREADS_ENV, "zero")
+    with pytest.raises(ValueError, match="LOWRANKLAB_THREADS"):
+        kernels.threads()
+    monkeypatch.setenv(kernels.THREADS_ENV, "0")
+    with pytest.raises(ValueError, match="LOWRANKLAB_THREADS"):
+        kernels.threads()
+    monkeypatch.setenv(kernels.THREADS_ENV, "1")
+    assert kernels.threads() == 1
+    monkeypatch.delenv(kernels.THREADS_ENV)
+    assert kernels.threads() == 1  # the default: the serial loops

@@ -2,16 +2,20 @@
 
 Index arrays arrive as unsigned views of valid (non-negative) indices: numba then skips its
 negative-index wrap-around branch, which halves the time of these memory-bound loops.
+
+The outer loops over independent outputs are written with `prange`: compiled here (serially)
+it is `range`; `_numba_parallel` compiles the same functions with `parallel=True`.
 """
 
 import numba
+from numba import prange
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def sampled_dot_kernel(rows, cols, U, V, out):  # pragma: no cover - compiled
     """out[k] = ⟨U[rows[k]], V[cols[k]]⟩, one pass, no gathered copy of the rows."""
     r = U.shape[1]
-    for k in range(rows.shape[0]):
+    for k in prange(rows.shape[0]):
         i, j = rows[k], cols[k]
         s = 0.0
         for t in range(r):
@@ -32,7 +36,7 @@ def csr_times_kernel(indptr, indices, data, Z, out):  # pragma: no cover - compi
     the compiler cannot drop (out might alias Z). For wider Z the extra passes, each gathering
     rows of Z again, cost more than that saves, so it sums into out[i] directly."""
     r = Z.shape[1]
-    for i in range(indptr.shape[0] - 1):
+    for i in prange(indptr.shape[0] - 1):
         lo, hi = indptr[i], indptr[i + 1]
         if r > _NARROW:
             out[i, :] = 0.0

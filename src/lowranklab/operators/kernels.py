@@ -28,6 +28,12 @@ Altogether a completion step costs about 1.6× more without numba
 
 `LOWRANKLAB_NUMBA=0` in the environment switches the compiled loops off (to compare, or to
 debug the fallback); `backend()` says which one runs.
+
+Threads: the compiled loops run on one thread unless `set_threads(n)` (or LOWRANKLAB_THREADS=n
+in the environment) asks for more; then `sampled_dot` and G Z split their outputs over n
+threads (bitwise the one-thread result) and Gᵀ Z sums n private buffers (equal to round-off;
+the same for the same n): `_numba_parallel`. Measured on 2 cores: `python -m benchmarks.run
+--suite peers` record `completion_threads_*`.
 """
 
 from __future__ import annotations
@@ -57,6 +63,55 @@ def _compiled() -> ModuleType | None:
     return _numba_kernels
 
 
+THREADS_ENV = "LOWRANKLAB_THREADS"
+_threads: list[int | None] = [None]  # set_threads' value (None: the environment's)
+
+
+def set_threads(n: int | None) -> None:
+    """Run the compiled completion loops on n threads (numba `parallel`); None goes back to
+    LOWRANKLAB_THREADS, or 1 without it. n must be an integer ≥ 1; more threads than numba
+    has (NUMBA_NUM_THREADS, the cores by default) are capped at those."""
+    if n is not None and (isinstance(n, bool) or int(n) != n or n < 1):
+        raise ValueError(f"threads must be a positive integer or None, got {n!r}")
+    _threads[0] = None if n is None else int(n)
+
+
+def threads() -> int:
+    """The threads the compiled loops use (see `set_threads`)."""
+    if _threads[0] is not None:
+        n = _threads[0]
+    else:
+        env = os.environ.get(THREADS_ENV, "1")
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"{THREADS_ENV} must be a positive integer, got {env!r}") from None
+        if n < 1:
+            raise ValueError(f"{THREADS_ENV} must be a positive integer, got {env!r}")
+    if n > 1 and _compiled() is not None:
+        import numba
+
+        n = min(n, numba.config.NUMBA_NUM_THREADS)
+    return n
+
+
+@cache
+def _parallel_module() -> ModuleType:
+    from lowranklab.operators import _numba_parallel
+
+    return _numba_parallel
+
+
+def _kernels(n: int) -> ModuleType:
+    """The module of compiled loops for n threads (the caller checked `_compiled()`)."""
+    if n == 1:
+        return _compiled()
+    import numba
+
+    numba.set_num_threads(n)  # per calling thread in numba: set at every call
+    return _parallel_module()
+
+
 def backend() -> str:
     """'numba' or 'numpy': which implementation the kernels run."""
     return "numpy" if _compiled() is None else "numba"
@@ -84,9 +139,8 @@ def sampled_dot(rows: np.ndarray, cols: np.ndarray, U: np.ndarray, V: np.ndarray
     U = np.ascontiguousarray(U, dtype=dtype)
     V = np.ascontiguousarray(V, dtype=dtype)
     out = np.empty(rows.size, dtype=dtype)
-    compiled = _compiled()
-    if compiled is not None and dtype == np.float64:
-        compiled.sampled_dot_kernel(_unsigned(rows), _unsigned(cols), U, V, out)
+    if _compiled() is not None and dtype == np.float64:
+        _kernels(threads()).sampled_dot_kernel(_unsigned(rows), _unsigned(cols), U, V, out)
         return out
     bu, bv = _gather_buffers(buffers, min(BLOCK, rows.size), r, dtype)
     for s in range(0, rows.size, BLOCK):
@@ -137,8 +191,16 @@ def _csr_product(G, Z, out, *, transpose: bool) -> np.ndarray:
         target = np.empty(shape)
     elif out.shape != shape:
         raise ValueError(f"out must have shape {shape}, got {out.shape}")
-    kernel = compiled.csr_t_times_kernel if transpose else compiled.csr_times_kernel
-    kernel(_unsigned(G.indptr), _unsigned(G.indices), G.data, np.ascontiguousarray(Z), target)
+    n = threads()
+    args = (_unsigned(G.indptr), _unsigned(G.indices), G.data, np.ascontiguousarray(Z), target)
+    if not transpose:
+        _kernels(n).csr_times_kernel(*args)
+    elif n == 1:
+        compiled.csr_t_times_kernel(*args)
+    else:  # each thread scatters an equal share of the entries (whole rows)
+        bounds = np.searchsorted(G.indptr, np.linspace(0, G.nnz, n + 1)).astype(np.int64)
+        bounds[0], bounds[-1] = 0, G.shape[0]
+        _kernels(n).csr_t_times_kernel(*args, bounds)
     if out is not None and target is not out:
         out[...] = target
         return out
