@@ -13,6 +13,9 @@ on a shared machine) and reports the median per call and ratio = ours / referenc
   (`models.symmetric._right_solve`), against two `np.linalg.solve` with the Cholesky factor;
 * `manifold_qr_1000x10`: the reduced QR of the fixed-rank manifold (`fixed_rank._la`: SciPy)
   against `np.linalg.qr`;
+* `manifold_reorth_1000x10`: re-orthonormalizing factors drifted by ~1e-14 (as after a
+  retraction) by `fixed_rank._reorthonormalize`'s first-order polar correction against its
+  QR path (two thin QRs and an r×r SVD, what every RGD/RCG step paid before);
 * `distance_kept_n1000`: ‖X − X♮‖²_F for X 1e-8 from a rank-10 X♮, by `lowrank.DistanceTo`
   kept for X♮ (the monitors' and the peer benchmark's check), against the QRs of the stacked
   factors `(X − X♮).fro_sq()`;
@@ -51,7 +54,7 @@ def interleaved(fa, fb, repeats: int, number: int) -> tuple[float, float]:
 
 def cases(rng: np.random.Generator) -> list[tuple[str, object, object, int]]:
     from lowranklab.lowrank import DistanceTo, LowRank
-    from lowranklab.models.fixed_rank import _la
+    from lowranklab.models.fixed_rank import _la, _reorthonormalize
     from lowranklab.models.symmetric import _right_solve
     from lowranklab.operators.base import MeasurementOperator
     from lowranklab.problems import completion_problem
@@ -68,12 +71,17 @@ def cases(rng: np.random.Generator) -> list[tuple[str, object, object, int]]:
     T = LowRank(U, V)
     X = LowRank(U + 1e-8 * rng.standard_normal((n, r)), V)
     kept = DistanceTo(T)
+    Qu, Qv = np.linalg.qr(U)[0], np.linalg.qr(V)[0]
+    Ud, Vd = (Q @ (np.eye(r) + 1e-14 * rng.standard_normal((r, r))) for Q in (Qu, Qv))
+    sv = np.sort(rng.random(r))[::-1] + 1.0
     out = [
         ("line_gram_n1000", lambda: op.forward_gram(Xs, r0),
          lambda: MeasurementOperator.forward_gram(op, Xs, r0), 20),
         ("scaled_solve_n1000", lambda: _right_solve(G, M, 0.0),
          lambda: np.linalg.solve(c.T, np.linalg.solve(c, G.T)).T, 200),
         ("manifold_qr_1000x10", lambda: _la(A).qr(A), lambda: np.linalg.qr(A), 200),
+        ("manifold_reorth_1000x10", lambda: _reorthonormalize(Ud, sv, Vd, symmetric=False),
+         lambda: _reorthonormalize(Ud, sv, Vd, symmetric=False, polar_drift=-1.0), 200),
         ("distance_kept_n1000", lambda: kept(X), lambda: (X + T * -1.0).fro_sq(), 100),
     ]
     try:

@@ -461,17 +461,21 @@ class FixedRankPSD(FixedRank):
         return _reorthonormalize(U, _clip0(lam), U, symmetric=True)
 
 
+POLAR_DRIFT = 1e-10  # up to this drift the first-order polar correction is exact to O(δ²)
+
+
 def _reorthonormalize(U: np.ndarray, S: np.ndarray, V: np.ndarray, *, symmetric: bool,
-                      tol: float = 1e-15) -> FixedRankPoint:
+                      tol: float = 1e-15, polar_drift: float = POLAR_DRIFT) -> FixedRankPoint:
     """Restore UᵀU = VᵀV = I when round-off has drifted them by more than tol (it grows
     linearly over the iterations and would set a floor ≈ drift·‖X‖ on the attainable
     accuracy), keeping Z = U S Vᵀ.
 
-    For a small drift δ = ‖UᵀU − I‖ ≤ `POLAR_DRIFT` (the usual case: δ ≈ 1e-15 after a
-    retraction) by the first-order polar factor: with E = UᵀU − I, U₁ = U(I − E/2) has
+    For a small drift δ = ‖UᵀU − I‖ ≤ polar_drift (`POLAR_DRIFT`; the usual case: δ ≈ 1e-15
+    after a retraction) by the first-order polar factor: with E = UᵀU − I, U₁ = U(I − E/2) has
     U₁ᵀU₁ = I + O(δ²) and Z = U₁ K V₁ᵀ + O(δ²‖Z‖) with the r×r core K = (I + E_U/2) S
     (I + E_V/2), whose SVD K = a s bᵀ gives the factors U₁a, s, V₁b: two m×r×r products
-    instead of two thin QRs of m×r. Larger drifts refactor through two QRs and an r×r SVD."""
+    instead of two thin QRs of m×r (`python -m benchmarks.micro`, `manifold_reorth_1000x10`).
+    Larger drifts refactor through two QRs and an r×r SVD."""
     r = S.shape[0]
     I = eye(r, like=U)
     EU = U.T @ U - I
@@ -483,7 +487,7 @@ def _reorthonormalize(U: np.ndarray, S: np.ndarray, V: np.ndarray, *, symmetric:
     if drift <= tol:
         return FixedRankPoint(U, S, U if symmetric else V)
     la = _la(U)
-    if drift <= POLAR_DRIFT:
+    if drift <= polar_drift:
         K = ((I + 0.5 * EU) * S) @ (I + 0.5 * EV)
         if symmetric:
             lam, P = la.eigh(0.5 * (K + K.T))
@@ -500,9 +504,6 @@ def _reorthonormalize(U: np.ndarray, S: np.ndarray, V: np.ndarray, *, symmetric:
     QV, RV = la.qr(V)
     a, s, bt = la.svd((RU * S) @ RV.T)
     return FixedRankPoint(QU @ a, s, QV @ bt.T)
-
-
-POLAR_DRIFT = 1e-10  # up to this drift the first-order polar correction is exact to O(δ²)
 
 
 def _complement(U: np.ndarray, k: int) -> np.ndarray:
