@@ -195,6 +195,12 @@ def test_bad_input_is_rejected(rng):
 def _completion_run(n, r, fraction, seed):
     P = completion_problem(n, n, r, fraction, np.random.default_rng(seed))
     man = FixedRank(n, n, r)
+    # load the compiled kernels first (numba's one-time loading or compilation allocates
+    # ~1 MB, which the peak below is not about; in a full test run they are loaded already)
+    small = completion_problem(20, 20, r, 0.5, np.random.default_rng(seed))
+    riemannian_gradient_descent(small.loss(), FixedRank(20, 20, r), initial_point(
+        FixedRank(20, 20, r), "spectral", np.random.default_rng(seed), op=small.op,
+        b=small.b), line_search="exact", max_iter=2)
     tracemalloc.start()
     try:
         x0 = initial_point(man, "spectral", np.random.default_rng(seed), op=P.op, b=P.b)
