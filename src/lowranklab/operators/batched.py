@@ -231,6 +231,8 @@ class BatchedEntrySampling(BatchedOperator):
     CSR matrix on the block-diagonal pattern (built once; each call only permutes y into it) on
     NumPy, an `index_add_` scatter over the B·m entries on torch (CPU or CUDA)."""
 
+    narrow_blas = True  # as EntrySampling: one BLAS thread during a solve (threads.py)
+
     def __init__(self, rows, cols, shape: tuple[int, int]) -> None:
         super().__init__()
         d1, d2 = check_shape(shape)

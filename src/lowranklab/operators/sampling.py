@@ -40,6 +40,8 @@ def _csr(crow, col, values, shape):
 class EntrySampling(MeasurementOperator):
     """Observe the entries (rows[k], cols[k]) of a d1×d2 matrix."""
 
+    narrow_blas = True  # a solve's BLAS calls are narrow (d×r factors): one thread (threads.py)
+
     def __init__(self, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> None:
         super().__init__()
         rows = np.asarray(rows)

@@ -56,6 +56,7 @@ from lowranklab.solvers.engine import (
 )
 from lowranklab.solvers.result import Result, StopCode, Trace
 from lowranklab.solvers.rules import _positive
+from lowranklab.threads import blas_limited
 
 # per-trial outcome codes (0: running); several codes map to `converged` with their message
 RUNNING, TOL, GTOL, RTOL, XTOL, MAX_ITER, DIVERGED, STALLED, BUDGET = range(9)
@@ -200,6 +201,7 @@ def _rel_error(model, theta, truth, truth_norm):
     return _norm(D) / truth_norm
 
 
+@blas_limited
 def run_batched(objective: BatchedObjective, theta0, rule, *, stop: Stop | None = None,
                 truth=None, compact: bool = True) -> list[Result]:
     """Gradient descent θ_b ← θ_b − t_b∇F_b(θ_b) on every trial of `objective` until each

@@ -35,6 +35,7 @@ from lowranklab.objective import Evaluation, Objective
 from lowranklab.problems.loss import LeastSquares, Loss
 from lowranklab.solvers import monitors as mon
 from lowranklab.solvers.result import Result, StopCode, Trace
+from lowranklab.threads import blas_limited
 
 AUTO = "auto"
 DEFAULT_RTOL_TRAIN = 1e-14  # converged when ‖A(X) − b‖² ≤ 1e-14·max(‖b‖², 1) (see Stop)
@@ -378,6 +379,7 @@ def default_monitors(space, truth=None) -> list[mon.Monitor]:
     return out
 
 
+@blas_limited
 def run(
     problem,
     x0,
@@ -405,7 +407,8 @@ def run(
     k ≤ dense_until, every `record_every`-th k, after a hook replaced the iterate, and at the
     end. callbacks: called with the `State` at every iteration (so they can stop the run at
     any step; keep them cheap); True stops the run with `interrupted`. Ctrl-C
-    (KeyboardInterrupt) also returns the partial result, `interrupted`.
+    (KeyboardInterrupt) also returns the partial result, `interrupted`. The BLAS runs on
+    one thread for the whole call on entry-sampling problems (`lowranklab.threads`).
     """
     space = as_space(problem)
     stop = Stop() if stop is None else stop

@@ -12,6 +12,7 @@ from lowranklab.solvers import monitors as mon
 from lowranklab.solvers import rules
 from lowranklab.solvers.engine import AUTO, DEFAULT_FTOL, DEFAULT_STALL_WINDOW, Stop, run
 from lowranklab.solvers.result import Result
+from lowranklab.threads import blas_limited
 
 LINE_SEARCHES = ("constant", "armijo", "exact")
 DIRECTIONS = ("gradient", "scaled", "cg", "lbfgs")
@@ -64,6 +65,7 @@ def scaled_default_step(objective: Objective) -> float:
     return 0.5 * mean_curvature_step(objective.loss)
 
 
+@blas_limited
 def gradient_descent(
     objective: Objective,
     theta0: np.ndarray,

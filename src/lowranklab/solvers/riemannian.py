@@ -22,6 +22,7 @@ from lowranklab.solvers import rules
 from lowranklab.solvers.engine import AUTO, DEFAULT_FTOL, ManifoldSpace, Stop, run
 from lowranklab.solvers.result import Result
 from lowranklab.solvers.step import mean_curvature_step
+from lowranklab.threads import blas_limited
 
 STEP_RULES = ("fixed", "sigma")
 LINE_SEARCHES = ("constant", "armijo", "exact")
@@ -33,6 +34,7 @@ def default_riemannian_step(loss: Loss) -> float:
     return mean_curvature_step(loss)
 
 
+@blas_limited
 def riemannian_gradient_descent(
     loss: Loss,
     manifold: FixedRank,

@@ -1,0 +1,80 @@
+"""BLAS threads during a solve (lowranklab/threads.py): one thread inside a completion solve
+(set-up included), the BLAS untouched for dense sensing, the environment's override."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from threadpoolctl import ThreadpoolController, threadpool_limits
+
+from lowranklab.models import BalancedFactor, SymmetricFactor
+from lowranklab.models.fixed_rank import manifold_for
+from lowranklab.objective import Objective
+from lowranklab.problems import completion_problem, sensing_problem
+from lowranklab.solvers import gradient_descent
+from lowranklab.solvers.riemannian import initial_point, riemannian_gradient_descent
+from lowranklab.threads import ENV, blas_limit, policy
+
+if not ThreadpoolController().select(user_api="blas").lib_controllers:
+    pytest.skip("threadpoolctl sees no BLAS library", allow_module_level=True)
+
+
+def blas_threads() -> int:
+    return ThreadpoolController().select(user_api="blas").lib_controllers[0].num_threads
+
+
+def _seen(solve) -> list[int]:
+    """The BLAS thread counts a callback sees during `solve`, under an outer limit of 2."""
+    seen: list[int] = []
+    with threadpool_limits(2, user_api="blas"):
+        solve(lambda s: seen.append(blas_threads()) and False)
+        assert blas_threads() == 2  # restored after the solve
+    return seen
+
+
+def _completion():
+    P = completion_problem(60, 50, 2, 0.5, np.random.default_rng(0))
+    man = manifold_for(P.shape, 2, symmetric=False)
+    x0 = initial_point(man, "spectral", np.random.default_rng(1), op=P.op, b=P.b)
+    return P, man, x0
+
+
+def test_completion_solves_run_on_one_blas_thread(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    P, man, x0 = _completion()
+    seen = _seen(lambda cb: riemannian_gradient_descent(P.loss(), man, x0, max_iter=5,
+                                                        callbacks=[cb]))
+    assert seen and set(seen) == {1}
+    obj = Objective(P.loss(), BalancedFactor(60, 50, 2, mu=0.5))
+    theta = np.random.default_rng(2).standard_normal(obj.dim) * 0.1
+    seen = _seen(lambda cb: gradient_descent(obj, theta, step=1e-2, max_iter=5,
+                                             callbacks=[cb]))
+    assert seen and set(seen) == {1}
+
+
+def test_dense_sensing_keeps_the_blas_threads(monkeypatch):
+    monkeypatch.delenv(ENV, raising=False)
+    P = sensing_problem(8, 2, 40, np.random.default_rng(0), symmetric=True)
+    obj = Objective(P.loss(), SymmetricFactor(8, 2))
+    theta = np.random.default_rng(1).standard_normal(obj.dim) * 0.1
+    seen = _seen(lambda cb: gradient_descent(obj, theta, step=1e-3, max_iter=5,
+                                             callbacks=[cb]))
+    assert seen and set(seen) == {2}
+
+
+def test_environment_overrides_the_policy(monkeypatch):
+    P, man, x0 = _completion()
+
+    def solve(cb):
+        return riemannian_gradient_descent(P.loss(), man, x0, max_iter=3, callbacks=[cb])
+
+    monkeypatch.setenv(ENV, "keep")
+    assert policy() is None and set(_seen(solve)) == {2}
+    monkeypatch.setenv(ENV, "3")
+    assert policy() == 3 and set(_seen(solve)) == {3}
+    monkeypatch.setenv(ENV, "auto")
+    assert policy() == 0 and set(_seen(solve)) == {1}
+    for bad in ("0", "-1", "two", "1.5", ""):
+        monkeypatch.setenv(ENV, bad)
+        with pytest.raises(ValueError, match=ENV):
+            blas_limit(P.op)
