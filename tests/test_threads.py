@@ -78,3 +78,16 @@ def test_environment_overrides_the_policy(monkeypatch):
         monkeypatch.setenv(ENV, bad)
         with pytest.raises(ValueError, match=ENV):
             blas_limit(P.op)
+
+
+def test_info_reports_the_thread_settings(monkeypatch):
+    from typer.testing import CliRunner
+
+    from lowranklab.cli.app import app
+
+    monkeypatch.delenv(ENV, raising=False)
+    monkeypatch.setenv("LOWRANKLAB_THREADS", "2")
+    out = CliRunner().invoke(app, ["info"]).output
+    assert "kernel threads: 2" in out and "completion solves: one thread" in out
+    monkeypatch.setenv(ENV, "keep")
+    assert "completion solves: unchanged" in CliRunner().invoke(app, ["info"]).output

@@ -117,6 +117,12 @@ def info(
         typer.echo("completion kernels: " + ("numba (installed; --check-kernels to load them)"
                                              if found["numba"] else "numpy (numba not "
                                                                     "installed)"))
+    from lowranklab.threads import ENV as BLAS_ENV
+
+    blas = os.environ.get(BLAS_ENV, "auto")
+    blas = {"auto": "one thread", "keep": "unchanged"}.get(blas, f"{blas} threads")
+    typer.echo(f"kernel threads: {os.environ.get('LOWRANKLAB_THREADS', '1')} "
+               f"(LOWRANKLAB_THREADS); BLAS during completion solves: {blas} ({BLAS_ENV})")
 
 
 @app.command()
