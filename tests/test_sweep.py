@@ -80,12 +80,19 @@ def start_cli(*args: str, **kw) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def wait_for(pred, timeout: float = 120.0, what: str = "condition") -> None:
+def wait_for(pred, timeout: float = 120.0, what: str = "condition", every: float = 0.1) -> None:
     t0 = time.monotonic()
     while not pred():
         if time.monotonic() - t0 > timeout:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+        time.sleep(every)
+
+
+def counts(d: Path) -> dict[str, int]:
+    try:
+        return SweepStore(d).counts()
+    except StoreError:
+        return {"done": 0, "running": 0}
 
 
 def done_count(d: Path) -> int:
@@ -394,8 +401,10 @@ def test_sigint_then_resume_never_counts_an_interrupted_task(tmp_path, executor)
     out = tmp_path / "out"
     p = start_cli("sweep", str(spec_path), "--out", str(out), "--executor", executor,
                   "--workers", "2")
-    wait_for(lambda: done_count(out) >= 1, what="1 task done")
-    time.sleep(0.2)  # inside the next task
+    # a task done and the next one claimed: the signal lands inside a task (a fixed sleep
+    # after the first task sometimes landed between two tasks, with nothing to interrupt)
+    wait_for(lambda: (c := counts(out))["done"] >= 1 and c["running"] >= 1,
+             what="1 task done and 1 running", every=0.01)
     p.send_signal(signal.SIGINT)
     so, se = p.communicate(timeout=120)
     assert p.returncode == 130, se
