@@ -69,7 +69,10 @@ def blas_limit(op) -> contextlib.AbstractContextManager:
 
 
 def operator_of(problem):
-    """The measurement operator of an `Objective`, a space or a `Loss` (None without one)."""
+    """The measurement operator of an `Objective`, a space or a `Loss`, or the operator itself
+    (None without one)."""
+    if hasattr(problem, "forward_lr"):
+        return problem
     loss = problem if hasattr(problem, "op") else getattr(problem, "loss", None)
     return getattr(loss, "op", None)
 

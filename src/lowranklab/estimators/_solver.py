@@ -22,7 +22,7 @@ from lowranklab.problems.loss import LeastSquares
 from lowranklab.solvers.monitors import State
 from lowranklab.solvers.result import Result, StopCode
 from lowranklab.solvers.riemannian import riemannian_gradient_descent
-from lowranklab.threads import blas_limit
+from lowranklab.threads import blas_limited
 
 
 @dataclass
@@ -84,6 +84,7 @@ class _Watch:
         return False
 
 
+@blas_limited  # the spectral start's and the solve's narrow BLAS: one thread
 def fit_fixed_rank(
     op: MeasurementOperator,
     b: np.ndarray,
@@ -104,11 +105,6 @@ def fit_fixed_rank(
     relative decrease `tol`, after `max_iter` iterations, or by early stopping on
     `validation` = (A_val, b_val) with `patience` (the best validation iterate is kept).
     direction: "cg" (Riemannian CG, default) or "gradient" (RGD)."""
-    with blas_limit(op):  # the spectral start's and the solve's narrow BLAS: one thread
-        return _fit(op, b, rank, x0, max_iter, tol, validation, patience, symmetric, direction)
-
-
-def _fit(op, b, rank, x0, max_iter, tol, validation, patience, symmetric, direction) -> Fit:
     man = manifold_for(op.shape_in, int(rank), symmetric=symmetric)
     if x0 is None:
         L, R = spectral_matrix(op, b, int(rank), symmetric=symmetric)
