@@ -16,6 +16,13 @@ on a shared machine) and reports the median per call and ratio = ours / referenc
 * `manifold_reorth_1000x10`: re-orthonormalizing factors drifted by ~1e-14 (as after a
   retraction) by `fixed_rank._reorthonormalize`'s first-order polar correction against its
   QR path (two thin QRs and an r×r SVD, what every RGD/RCG step paid before);
+* `csr_times_n1000_r10`: G V for the CSR gradient G of 1000×1000 completion (|Ω| = 99 500)
+  and V of width r = 10 (`kernels.times`: one pass, a local accumulator vector per row),
+  against the kernel it replaced (scalar accumulators in blocks of 8 columns, then one pass
+  per remaining column: three passes over the row at r = 10; copied below as it was);
+* `manifold_retract_1000x10`: the retraction R(Z + tξ) at 1000×1000, r = 10, with the
+  orthonormal bases of P_U⊥Up and P_V⊥Vp as Cholesky factors of their Gram matrices
+  (`fixed_rank._orth_complement_basis`), against the thin QRs it replaced (its fallback);
 * `distance_kept_n1000`: ‖X − X♮‖²_F for X 1e-8 from a rank-10 X♮, by `lowrank.DistanceTo`
   kept for X♮ (the monitors' and the peer benchmark's check), against the QRs of the stacked
   factors `(X − X♮).fro_sq()`;
@@ -52,10 +59,58 @@ def interleaved(fa, fb, repeats: int, number: int) -> tuple[float, float]:
     return float(np.median(ta)), float(np.median(tb))
 
 
+def _blocked_csr_times():
+    """The G Z kernel before this version (register blocks of 8, 4 and 1 columns, one pass
+    over the row's entries per block), compiled on first use."""
+    import numba
+
+    @numba.njit(nogil=True, fastmath=True)
+    def kernel(indptr, indices, data, Z, out):  # pragma: no cover - compiled
+        r = Z.shape[1]
+        for i in range(indptr.shape[0] - 1):
+            lo, hi = indptr[i], indptr[i + 1]
+            t = 0
+            while t + 8 <= r:
+                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+                for k in range(lo, hi):
+                    j, y = indices[k], data[k]
+                    a0 += y * Z[j, t]
+                    a1 += y * Z[j, t + 1]
+                    a2 += y * Z[j, t + 2]
+                    a3 += y * Z[j, t + 3]
+                    a4 += y * Z[j, t + 4]
+                    a5 += y * Z[j, t + 5]
+                    a6 += y * Z[j, t + 6]
+                    a7 += y * Z[j, t + 7]
+                out[i, t], out[i, t + 1], out[i, t + 2], out[i, t + 3] = a0, a1, a2, a3
+                out[i, t + 4], out[i, t + 5], out[i, t + 6], out[i, t + 7] = a4, a5, a6, a7
+                t += 8
+            while t + 4 <= r:
+                a0 = a1 = a2 = a3 = 0.0
+                for k in range(lo, hi):
+                    j, y = indices[k], data[k]
+                    a0 += y * Z[j, t]
+                    a1 += y * Z[j, t + 1]
+                    a2 += y * Z[j, t + 2]
+                    a3 += y * Z[j, t + 3]
+                out[i, t], out[i, t + 1], out[i, t + 2], out[i, t + 3] = a0, a1, a2, a3
+                t += 4
+            while t < r:
+                a0 = 0.0
+                for k in range(lo, hi):
+                    a0 += data[k] * Z[indices[k], t]
+                out[i, t] = a0
+                t += 1
+
+    return kernel
+
+
 def cases(rng: np.random.Generator) -> list[tuple[str, object, object, int]]:
     from lowranklab.lowrank import DistanceTo, LowRank
-    from lowranklab.models.fixed_rank import _la, _reorthonormalize
+    from lowranklab.models import fixed_rank
+    from lowranklab.models.fixed_rank import FixedRank, _la, _reorthonormalize
     from lowranklab.models.symmetric import _right_solve
+    from lowranklab.operators import kernels
     from lowranklab.operators.base import MeasurementOperator
     from lowranklab.problems import completion_problem
 
@@ -74,7 +129,26 @@ def cases(rng: np.random.Generator) -> list[tuple[str, object, object, int]]:
     Qu, Qv = np.linalg.qr(U)[0], np.linalg.qr(V)[0]
     Ud, Vd = (Q @ (np.eye(r) + 1e-14 * rng.standard_normal((r, r))) for Q in (Qu, Qv))
     sv = np.sort(rng.random(r))[::-1] + 1.0
-    out = [
+    man = FixedRank(n, n, r)
+    xm = man.point(Qu, sv, Qv)
+    xi = man.project(xm, LowRank(DU, DV))
+
+    def qr_retract(*a):
+        ratio, fixed_rank.CHOLESKY_RATIO = fixed_rank.CHOLESKY_RATIO, np.inf
+        try:
+            return man.retract(*a)
+        finally:
+            fixed_rank.CHOLESKY_RATIO = ratio
+
+    out = []
+    if kernels.backend() == "numba":
+        Gc = op.adjoint(r0)
+        blocked = _blocked_csr_times()
+        args = (kernels._unsigned(Gc.indptr), kernels._unsigned(Gc.indices), Gc.data, V,
+                np.empty((n, r)))
+        out.append(("csr_times_n1000_r10", lambda: kernels.times(Gc, V),
+                    lambda: blocked(*args), 100))
+    out += [
         ("line_gram_n1000", lambda: op.forward_gram(Xs, r0),
          lambda: MeasurementOperator.forward_gram(op, Xs, r0), 20),
         ("scaled_solve_n1000", lambda: _right_solve(G, M, 0.0),
@@ -82,6 +156,8 @@ def cases(rng: np.random.Generator) -> list[tuple[str, object, object, int]]:
         ("manifold_qr_1000x10", lambda: _la(A).qr(A), lambda: np.linalg.qr(A), 200),
         ("manifold_reorth_1000x10", lambda: _reorthonormalize(Ud, sv, Vd, symmetric=False),
          lambda: _reorthonormalize(Ud, sv, Vd, symmetric=False, polar_drift=-1.0), 200),
+        ("manifold_retract_1000x10", lambda: man.retract(xm, xi, -0.5),
+         lambda: qr_retract(xm, xi, -0.5), 100),
         ("distance_kept_n1000", lambda: kept(X), lambda: (X + T * -1.0).fro_sq(), 100),
     ]
     try:

@@ -14,6 +14,7 @@ from lowranklab.models.fixed_rank import (
     FixedRank,
     FixedRankPSD,
     TangentVector,
+    _orth_complement_basis,
     _reorthonormalize,
     metric_projection,
 )
@@ -72,6 +73,41 @@ def test_T2_retraction_is_metric_projection(man, rng):
         if man.symmetric:
             assert y.V is y.U
             assert np.linalg.eigvalsh(y.dense()).min() > -1e-12
+
+
+@pytest.mark.parametrize("cond", [1.0, 1e2, 1e7, "rank-deficient"])
+def test_complement_basis_is_orthonormal_and_spans_up(cond, rng, monkeypatch):
+    """P_U⊥ Up = Q R with Q orthonormal ⟂ U, by the Cholesky factor of the Gram matrix for a
+    well-conditioned Up and by the thin QR where the Gram's condition number κ² would cost
+    Q its orthonormality (κ = 1e7: κ²·eps ≈ 2e-2), or where Up is rank-deficient (the QR
+    basis completed ⟂ U)."""
+    m, r = 60, 4
+    import lowranklab.models.fixed_rank as fr
+
+    U = np.linalg.qr(rng.standard_normal((m, r)))[0]
+    A, _ = np.linalg.qr(rng.standard_normal((m, r)))
+    B, _ = np.linalg.qr(rng.standard_normal((r, r)))
+    s = np.array([1.0, 0.5, 0.0, 0.0]) if cond == "rank-deficient" else np.geomspace(
+        1.0, 1.0 / cond, r)
+    Up = (A * s) @ B + U @ rng.standard_normal((r, r))  # with a component along U
+
+    def check(ratio):
+        monkeypatch.setattr(fr, "CHOLESKY_RATIO", ratio)
+        Q, R = _orth_complement_basis(U, Up)
+        # which basis: the Cholesky one applies R⁻¹, the QR one holds Q
+        assert ("R" in Q.__code__.co_freevars) == (cond in (1.0, 1e2) or ratio == 0.0)
+        Qm = Q(np.eye(r))
+        P = Up - U @ (U.T @ Up)
+        return (np.abs(Q(R) - P).max(), np.abs(Qm.T @ Qm - np.eye(r)).max(),
+                np.abs(U.T @ Qm).max())
+
+    span, orth, perp = check(fr.CHOLESKY_RATIO)
+    # Q ⟂ U to eps·κ: the direction of Up's smallest singular value keeps the round-off
+    # of the re-projection, relative to that singular value
+    assert span < 1e-12 and orth < 1e-12 and perp < 1e-13 * (1.0 if isinstance(cond, str)
+                                                               else cond)
+    if cond == 1e7:  # tampering: without the guard the Cholesky basis is not orthonormal
+        assert check(0.0)[1] > 1e-6
 
 
 def test_T2_psd_retraction_keeps_algebraic_top_eigenvalues(rng):

@@ -78,9 +78,9 @@ def test_sampled_dot_rejects_mismatched_ranks(rng):
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 @pytest.mark.parametrize("canonical", [True, False])
 @pytest.mark.parametrize("transpose", [False, True])
-@pytest.mark.parametrize("r", [1, 13, 17])  # a single column; 8 + 4 + 1 blocks; the wide loop
+@pytest.mark.parametrize("r", [1, 6, 13])  # a single column; 4 + 1 + 1 blocks; the vector loop
 def test_csr_products_match_dense(backend, index_dtype, canonical, transpose, r, rng):
-    d1, d2, m = 25, 17, 120
+    d1, d2, m = 150, 17, 700  # G Z's rows in chunks of 64: two whole, one partial
     rows, cols = _indices(rng, d1, d2, m, shuffled=False)
     y = rng.standard_normal(m)
     indptr = np.searchsorted(rows, np.arange(d1 + 1)).astype(index_dtype)
@@ -204,7 +204,7 @@ def two_threads():
     kernels.set_threads(None)
 
 
-@pytest.mark.parametrize("r", [3, 10, 20])  # register blocks of 8 + singles; wide: in memory
+@pytest.mark.parametrize("r", [3, 10, 20])  # G Z: register singles; a local vector
 def test_threaded_kernels_equal_the_serial_ones(two_threads, r, rng):
     """sampled_dot and G Z split independent outputs over the threads: bitwise the one-thread
     result. Gᵀ Z adds per-thread buffers: equal to round-off, and to the dense product."""

@@ -170,21 +170,42 @@ def _products(G: Matrix, U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.n
     return G @ V, G.T @ U
 
 
-def _orth_complement_basis(U: np.ndarray, Up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Q with orthonormal columns ⟂ U whose span contains col(Up), and R = Qᵀ Up."""
+CHOLESKY_RATIO = 1e-4  # the Cholesky basis only when min/max of diag(R) exceeds this
+
+
+def _orth_complement_basis(U: np.ndarray, Up: np.ndarray):
+    """(Q, R): Q with orthonormal columns ⟂ U whose span contains col(Up), R = Qᵀ Up, so that
+    P_U⊥ Up = Q R. Q is returned as a function c ↦ Q c of coefficient blocks c.
+
+    NumPy factors take the Cholesky factor R of the Gram matrix (P_U⊥ Up)ᵀ(P_U⊥ Up) = RᵀR and
+    Q c = P_U⊥ Up (R⁻¹ c), never forming Q: an r×r Gram product, Cholesky and triangular solve
+    in place of the thin QR's two m×r LAPACK passes. Q's orthonormality is then lost to
+    κ(Up)²·eps instead of eps; the retraction is exact whatever Q's orthonormality (Z + tξ =
+    [U Q] K [V Q']ᵀ holds for Q R = P_U⊥ Up), and `_reorthonormalize` restores UᵀU = I after
+    it (its polar step up to a drift of 1e-10, its QR beyond). A failed or ill-conditioned
+    Cholesky (min/max of diag(R) ≤ `CHOLESKY_RATIO`: Up near rank-deficient) and torch
+    tensors take the thin QR."""
     # re-project first: near convergence Up is round-off whose orthogonality to U is lost,
     # and a Q with components along U would let UᵀU drift from I over the iterations
     Up = Up - U @ (U.T @ Up)
+    if type(Up) is np.ndarray and Up.dtype == np.float64 and Up.shape[1]:
+        R, info = scipy.linalg.lapack.dpotrf(Up.T @ Up, lower=0, clean=1, overwrite_a=1)
+        dR = np.diag(R)
+        if info == 0 and float(dR.min()) > CHOLESKY_RATIO * float(dR.max()):
+            def apply(c):
+                return Up @ scipy.linalg.solve_triangular(R, c, check_finite=False)
+
+            return apply, R
     la = _la(Up)
     Q, R = la.qr(Up)
     dR = abs(_diag(R))
-    if dR.shape[0] and float(dR.min()) > 1e-8 * max(float(dR.max()), 1e-300):
-        return Q, R
-    # a rank-deficient Up leaves arbitrary columns in Q: make them orthogonal to U as well
-    for _ in range(2):
-        Q = Q - U @ (U.T @ Q)
-        Q, _ = la.qr(Q)
-    return Q, Q.T @ Up
+    if not (dR.shape[0] and float(dR.min()) > 1e-8 * max(float(dR.max()), 1e-300)):
+        # a rank-deficient Up leaves arbitrary columns in Q: make them orthogonal to U as well
+        for _ in range(2):
+            Q = Q - U @ (U.T @ Q)
+            Q, _ = la.qr(Q)
+        R = Q.T @ Up
+    return (lambda c: Q @ c), R
 
 
 class FixedRank:
@@ -333,8 +354,8 @@ class FixedRank:
         K = _block(_diag(x.S) + t * xi.M, t * R2.T, t * R1, zeros((self.r, self.r), like=R1))
         a, s, bt = _la(K).svd(K)
         r = self.r
-        U = x.U @ a[:r, :r] + Q1 @ a[r:, :r]
-        V = x.V @ bt[:r, :r].T + Q2 @ bt[:r, r:].T
+        U = x.U @ a[:r, :r] + Q1(a[r:, :r])
+        V = x.V @ bt[:r, :r].T + Q2(bt[:r, r:].T)
         return _reorthonormalize(U, s[:r], V, symmetric=False)
 
     # -- calculus for a loss ----------------------------------------------------------------
@@ -457,7 +478,7 @@ class FixedRankPSD(FixedRank):
         K = _block(_diag(x.S) + t * xi.M, t * R1.T, t * R1, zeros((r, r), like=R1))
         lam, P = _la(K).eigh(0.5 * (K + K.T))
         lam, P = _flip(lam, 0)[:r], _flip(P, 1)[:, :r]
-        U = x.U @ P[:r] + Q1 @ P[r:]
+        U = x.U @ P[:r] + Q1(P[r:])
         return _reorthonormalize(U, _clip0(lam), U, symmetric=True)
 
 
