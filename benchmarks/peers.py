@@ -38,6 +38,10 @@ SDP (`sdp_vs_cvxpy_*`): `benchmarks.peers_sdp.sdp_records` — our certified Bur
 route `sdp-bm` against cvxpy with SCS (eps 1e-8) and Clarabel on the eftekhari2021 generator
 (m = 2d), time to relative objective error and feasibility ≤ 1e-6 (see that module).
 
+BLAS threads (`completion_blas_threads_n*`): RCG to 1e-6 with the BLAS raised to all cores, as
+in a user's process, with the solvers' one-thread limit on entry sampling (`lowranklab.threads`)
+against the same solve with the BLAS left alone (LOWRANKLAB_BLAS_THREADS=keep).
+
 Generation (`completion_generate_*`): seconds for `completion_problem` with 8·10⁶ entries.
 
 Scaling (`completion_scale_n*`): ms per GD step (balanced UVᵀ, `gd_step` of `benchmarks.run`),
@@ -88,6 +92,7 @@ SCALE = [(1000, 10**5), (10_000, 10**6), (100_000, 10**7)]  # (n, |Ω|)
 SCALE_FULL = [(100_000, 10**8)]  # the 'full' suite's step (see its record for the memory)
 GENERATE = [(20_000, 8 * 10**6), (100_000, 8 * 10**6)]  # the issue's 8·10⁶ entries in ≤ 3 s
 THREADS = [(5000, 0.02)]  # (n, fraction): the compiled loops on 1 and on 2 threads
+BLAS = [(1000, 0.0995), (5000, 0.02)]  # (n, fraction): rcg with the BLAS on all cores vs one
 
 
 @dataclass
@@ -438,6 +443,45 @@ def bench_threads(n: int, fraction: float, repeats: int, seed: int, budget: floa
             "rcg_iterations": rk.iterations, "repeats": repeats, "step_rounds": rounds}
 
 
+def bench_blas_threads(n: int, fraction: float, repeats: int, seed: int,
+                       budget: float = 120.0) -> dict:
+    """RCG ("rcg-exact") to relative error 1e-6 as a user's process runs it, the BLAS on all
+    cores (`threadpoolctl` raises it to `os.cpu_count()` threads for the record, whatever
+    OMP_NUM_THREADS says), with the solvers' one-thread limit for entry sampling (`ours`,
+    LOWRANKLAB_BLAS_THREADS=auto, `lowranklab.threads`) against the same solve with the BLAS
+    left alone (`reference`, LOWRANKLAB_BLAS_THREADS=keep), interleaved."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from lowranklab.threads import ENV
+
+    prob = completion_problem(n, n, RANK, fraction, np.random.default_rng(seed))
+    x0 = spectral_point(prob, RANK)
+    fn, kw = OURS["rcg-exact"]
+    cores = os.cpu_count() or 1
+    runs: dict[str, list[Run]] = {"auto": [], "keep": []}
+    before = os.environ.get(ENV)
+    try:
+        with threadpool_limits(cores, user_api="blas"):
+            used = max((i["num_threads"] for i in threadpool_info()
+                        if i.get("user_api") == "blas"), default=1)
+            for _ in range(repeats):
+                for policy, out in runs.items():
+                    os.environ[ENV] = policy
+                    out.append(fn(prob, x0, budget, **kw))
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
+    ours, ref = _median_run(runs["auto"]), _median_run(runs["keep"])
+    return {"name": f"completion_blas_threads_n{n}", "kind": "completion_blas_threads",
+            "n": n, "m": prob.op.m, "rank": RANK, "ours": "rcg-exact",
+            "ours_s": ours.seconds, "reference": f"rcg-exact, BLAS left at {used} threads",
+            "reference_s": ref.seconds, "ratio": ours.seconds / ref.seconds,
+            "ours_reached": ours.reached, "reference_reached": ref.reached,
+            "blas_threads": used, "cpu_count": cores, "repeats": repeats}
+
+
 def bench_generate(n: int, m: int, repeats: int, seed: int) -> dict:
     """Seconds for `completion_problem` with m entries of an n×n rank-10 matrix (median)."""
     ts, cpu = [], []
@@ -485,6 +529,9 @@ def run_peers(repeats: int, budget: float, seed: int, only_n: list[int] | None,
     for n, frac in THREADS:
         if only_n is None or n in only_n:
             records.append(bench_threads(n, frac, max(repeats, 3), seed, budget=budget))
+    for n, frac in BLAS:
+        if only_n is None or n in only_n:
+            records.append(bench_blas_threads(n, frac, max(repeats, 3), seed, budget=budget))
     for r in records:
         r["loadavg_1min_start"] = load0
     return records
