@@ -135,14 +135,14 @@ def solve(
         = False,
     model: Annotated[ModelKind | None, typer.Option(help="sym: X = UUᵀ (default); asym: "
                                                     "balanced X = UVᵀ; fixed-rank: the "
-                                                    "manifold (--solver rgd, the default "
-                                                    "there)")] = None,
+                                                    "manifold (--solver rcg, the default "
+                                                    "there, or rgd)")] = None,
     rank: Annotated[int | None, typer.Option(help="factor columns p / manifold rank r "
                                                   "(default 1; glrl: a cap, default d)")]
         = None,
     mu: Annotated[float | None, typer.Option(help="--model asym: balancing weight μ of "
                                                   "μ/4‖UᵀU − VᵀV‖² (default 0)")] = None,
-    solver: Annotated[SolverKind | None, typer.Option(help="default gd (rgd for --model "
+    solver: Annotated[SolverKind | None, typer.Option(help="default gd (rcg for --model "
                                                       "fixed-rank)")] = None,
     init: Annotated[InitKind | None, typer.Option(help="default small")] = None,
     init_norm: Annotated[float | None, typer.Option(help="‖U₀‖_F (or u0 for identity); "
@@ -153,8 +153,8 @@ def solve(
     step: Annotated[float | None, typer.Option(help="step size (default: safe choice from "
                                                     "the curvature at the spectral estimate)")]
         = None,
-    line_search: Annotated[str | None, typer.Option(help="gd: constant (default) or armijo; "
-                                                    "rgd: also exact")] = None,
+    line_search: Annotated[str | None, typer.Option(help="gd, rgd: constant (default), "
+                                                    "armijo or exact")] = None,
     step_rule: Annotated[str | None, typer.Option(help="rgd: fixed (α_k = α, default) or "
                                                   "sigma (α_k = α·σ_r(Z_k))")] = None,
     max_iter: Annotated[int | None, typer.Option(help="default 1000; merit 3·10⁵; "
