@@ -102,7 +102,8 @@ class TangentVector:
 class _NumPyLinalg:
     """numpy.linalg's svd and eigh, with the reduced QR from SciPy (the same LAPACK geqrf +
     orgqr without NumPy's wrapper overhead and finite check: 74 µs against 95 µs at 1000×10,
-    `python -m benchmarks.micro`; five of them per RGD step)."""
+    `python -m benchmarks.micro`; the fallback of the retraction's complement bases and of
+    the re-orthonormalization)."""
 
     svd = staticmethod(np.linalg.svd)
     eigh = staticmethod(np.linalg.eigh)

@@ -231,7 +231,7 @@ class FlatSpace:
 class ManifoldSpace:
     """A point Z = U diag(S) Vᵀ of the fixed-rank manifold M_r (hou2021 §4); the gradient is
     the Riemannian one P_T ∇f(Z) (a `TangentVector`) and a move is the retraction R(Z + tξ)
-    (QR + 2r×2r SVD, never an SVD of a dense d1×d2 matrix)."""
+    (complement bases + 2r×2r SVD, never an SVD of a dense d1×d2 matrix)."""
 
     manifold = True
 
