@@ -95,6 +95,42 @@ def test_environment_overrides_the_policy(monkeypatch):
             blas_limit(P.op)
 
 
+def test_overlapping_limits_share_one_and_restore_the_blas(monkeypatch):
+    """Two solves whose limits overlap without nesting (A starts, B starts, A ends, B ends: two
+    solves in two threads of a process): B keeps its one BLAS thread after A ends, and after B
+    the BLAS is as it was before A. threadpoolctl's own limits restore what each saw on entry,
+    so A's end would give B the threads back and B's end would leave the process on one
+    thread for good (the tampering check below). Driven from this thread: OpenBLAS ignores a
+    thread count set from any other thread."""
+    import lowranklab.threads as th
+
+    monkeypatch.delenv(ENV, raising=False)
+    P, _, _ = _completion()
+
+    def overlap() -> tuple[set[int], set[int]]:
+        a, b = blas_limit(P.op), blas_limit(P.op)
+        a.__enter__()
+        b.__enter__()
+        a.__exit__(None, None, None)
+        during_b = counts()
+        b.__exit__(None, None, None)
+        return during_b, counts()
+
+    with threadpool_limits(2, user_api="blas"):
+        raised = {c.filepath for c in _blas_libs() if c.num_threads == 2}
+        if not raised:
+            pytest.skip("no BLAS library here can run two threads")
+
+        def counts() -> set[int]:
+            return {c.num_threads for c in _blas_libs() if c.filepath in raised}
+
+        assert overlap() == ({1}, {2})
+        # tampering: threadpoolctl's limit per solve, unshared
+        monkeypatch.setattr(th, "_shared_limit",
+                            lambda n: th._controller().limit(limits=n, user_api="blas"))
+        assert overlap() == ({2}, {1})
+
+
 def test_info_reports_the_thread_settings(monkeypatch):
     from typer.testing import CliRunner
 

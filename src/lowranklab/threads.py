@@ -17,9 +17,13 @@ the loop, cost a third of the loop's time with threads on the 2-core machine (rc
 with the limit around the loop only, 0.045 s around the call).
 
 `LOWRANKLAB_BLAS_THREADS` overrides: "auto" (default) as described, "keep" never changes the
-BLAS, an integer n limits every solve to n threads. The limit is threadpoolctl's, process-wide
-while the solve runs (solves running in several threads of one process share it: a solve that
-ends restores the setting for all).
+BLAS, an integer n limits every solve to n threads. The limit is threadpoolctl's, and it is
+process-wide: solves running in several threads of one process share one limit, counted, so
+that the first to start sets it and the last to end restores the BLAS as it was before the
+first (nested limited calls, `run` inside `gradient_descent`, count the same way). Left to
+threadpoolctl alone, each exit would restore what it saw on entry: two overlapping solves
+would leave the process on one BLAS thread for good. While the shared limit holds, a solve
+asking for another count (dense sensing, which keeps the BLAS as it is) runs under it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from functools import cache
 
 ENV = "LOWRANKLAB_BLAS_THREADS"
@@ -65,7 +70,29 @@ def blas_limit(op) -> contextlib.AbstractContextManager:
     n = (1 if getattr(op, "narrow_blas", False) else None) if p == 0 else p
     if n is None:
         return contextlib.nullcontext()
-    return _controller().limit(limits=n, user_api="blas")
+    return _shared_limit(n)
+
+
+_LOCK = threading.Lock()
+_HELD: dict = {"count": 0, "limiter": None}  # the one limit the running solves share
+
+
+@contextlib.contextmanager
+def _shared_limit(n: int):
+    """threadpoolctl's BLAS limit to n threads, shared by overlapping and nested callers: the
+    first to enter sets it, the last to leave restores the limits from before the first."""
+    with _LOCK:
+        if _HELD["count"] == 0:
+            _HELD["limiter"] = _controller().limit(limits=n, user_api="blas")
+        _HELD["count"] += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _HELD["count"] -= 1
+            if _HELD["count"] == 0:
+                _HELD["limiter"].restore_original_limits()
+                _HELD["limiter"] = None
 
 
 def operator_of(problem):
