@@ -21,8 +21,9 @@ BLAS, an integer n limits every solve to n threads. The limit is threadpoolctl's
 process-wide: solves running in several threads of one process share one limit, counted, so
 that the first to start sets it and the last to end restores the BLAS as it was before the
 first (nested limited calls, `run` inside `gradient_descent`, count the same way). Left to
-threadpoolctl alone, each exit would restore what it saw on entry: two overlapping solves
-would leave the process on one BLAS thread for good. While the shared limit holds, a solve
+threadpoolctl alone, each exit would restore what it saw on entry: of two overlapping solves
+the one still running would lose its limit when the other ended, and the process could be
+left on one BLAS thread for good. (A count set in any thread holds for the process.) While the shared limit holds, a solve
 asking for another count (dense sensing, which keeps the BLAS as it is) runs under it.
 """
 
