@@ -23,8 +23,9 @@ that the first to start sets it and the last to end restores the BLAS as it was 
 first (nested limited calls, `run` inside `gradient_descent`, count the same way). Left to
 threadpoolctl alone, each exit would restore what it saw on entry: of two overlapping solves
 the one still running would lose its limit when the other ended, and the process could be
-left on one BLAS thread for good. (A count set in any thread holds for the process.) While the shared limit holds, a solve
-asking for another count (dense sensing, which keeps the BLAS as it is) runs under it.
+left on one BLAS thread for good (a count set in any thread holds for the process). While the
+shared limit holds, a solve asking for another count (dense sensing, which keeps the BLAS as it
+is) runs under it.
 """
 
 from __future__ import annotations
