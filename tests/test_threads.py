@@ -23,19 +23,21 @@ def _blas_libs() -> list:
     return ThreadpoolController().select(user_api="blas").lib_controllers
 
 
+def _raised_counts():
+    """Inside an outer limit of 2: a function giving the thread counts of the BLAS libraries
+    that the limit raised to two (NumPy's and SciPy's OpenBLAS are two; SCS, loaded by the
+    convex tests, bundles a one-thread OpenBLAS that no limit raises); skips where none can."""
+    raised = {c.filepath for c in _blas_libs() if c.num_threads == 2}
+    if not raised:
+        pytest.skip("no BLAS library here can run two threads")
+    return lambda: {c.num_threads for c in _blas_libs() if c.filepath in raised}
+
+
 def _seen(solve) -> set[int]:
-    """The BLAS thread counts a callback sees during `solve`, under an outer limit of 2, over
-    the BLAS libraries that can run two threads (NumPy's and SciPy's OpenBLAS are two; SCS,
-    loaded by the convex tests, bundles a one-thread OpenBLAS that no limit raises)."""
+    """The BLAS thread counts a callback sees during `solve`, under an outer limit of 2."""
     seen: set[int] = set()
     with threadpool_limits(2, user_api="blas"):
-        raised = {c.filepath for c in _blas_libs() if c.num_threads == 2}
-        if not raised:
-            pytest.skip("no BLAS library here can run two threads")
-
-        def counts() -> set[int]:
-            return {c.num_threads for c in _blas_libs() if c.filepath in raised}
-
+        counts = _raised_counts()
         solve(lambda s: seen.update(counts()))
         assert counts() == {2}  # restored after the solve
     return seen
@@ -119,13 +121,7 @@ def test_overlapping_limits_share_one_and_restore_the_blas(monkeypatch):
         return during_b, counts()
 
     with threadpool_limits(2, user_api="blas"):
-        raised = {c.filepath for c in _blas_libs() if c.num_threads == 2}
-        if not raised:
-            pytest.skip("no BLAS library here can run two threads")
-
-        def counts() -> set[int]:
-            return {c.num_threads for c in _blas_libs() if c.filepath in raised}
-
+        counts = _raised_counts()
         assert overlap() == ({1}, {2})
         # tampering: threadpoolctl's limit per solve, unshared
         monkeypatch.setattr(th, "_shared_limit",
