@@ -133,10 +133,14 @@ def _clip0(x):
 
 
 def _block(A, B, C, D):
-    """[[A, B], [C, D]]."""
+    """[[A, B], [C, D]] (for NumPy by slice assignment: np.block's generality costs 16 µs
+    against 3 µs for the 2r×2r core of a retraction)."""
     if is_torch(A):
         return concat([concat([A, B], axis=1), concat([C, D], axis=1)], axis=0)
-    return np.block([[A, B], [C, D]])
+    k, l = A.shape
+    K = np.empty((k + C.shape[0], l + B.shape[1]), dtype=np.result_type(A, B, C, D))
+    K[:k, :l], K[:k, l:], K[k:, :l], K[k:, l:] = A, B, C, D
+    return K
 
 
 def _diag(v):
@@ -193,8 +197,8 @@ def _orth_complement_basis(U: np.ndarray, Up: np.ndarray):
         R, info = scipy.linalg.lapack.dpotrf(Up.T @ Up, lower=0, clean=1, overwrite_a=1)
         dR = np.diag(R)
         if info == 0 and float(dR.min()) > CHOLESKY_RATIO * float(dR.max()):
-            def apply(c):
-                return Up @ scipy.linalg.solve_triangular(R, c, check_finite=False)
+            def apply(c):  # LAPACK trtrs directly: SciPy's wrapper costs 5× the solve here
+                return Up @ scipy.linalg.lapack.dtrtrs(R, c)[0]
 
             return apply, R
     la = _la(Up)
