@@ -193,7 +193,7 @@ def _orth_complement_basis(U: np.ndarray, Up: np.ndarray):
     # re-project first: near convergence Up is round-off whose orthogonality to U is lost,
     # and a Q with components along U would let UᵀU drift from I over the iterations
     Up = Up - U @ (U.T @ Up)
-    if type(Up) is np.ndarray and Up.dtype == np.float64 and Up.shape[1]:
+    if type(Up) is np.ndarray and Up.dtype == np.float64:  # r ≥ 1 on a FixedRank
         R, info = scipy.linalg.lapack.dpotrf(Up.T @ Up, lower=0, clean=1, overwrite_a=1)
         dR = np.diag(R)
         if info == 0 and float(dR.min()) > CHOLESKY_RATIO * float(dR.max()):

@@ -37,10 +37,11 @@ def csr_times_kernel(indptr, indices, data, Z, out):  # pragma: no cover - compi
     r ≤ 6 columns the accumulators are scalars (registers), in blocks of 4 columns and one pass
     over the row's entries per block; for wider Z a local r-vector, summed in one vectorized
     pass (each further pass would gather the rows of Z again). On 1000×1000 completion with
-    99 500 entries the vector is 0.72× the time of blocks of 8 + 1 + 1 at r = 10 and 0.47× at
-    r = 16, the blocks 0.6× the vector at r = 4 (`python -m benchmarks.micro`,
-    `csr_times_n1000_r10`). The outer loop runs over chunks of `_ROWS` rows, each with its own
-    accumulator, so that `prange` (`_numba_parallel`) splits independent outputs."""
+    99 500 entries the vector takes 0.69–0.79× the time of the blocks of 8 + 1 + 1 it replaced
+    at r = 10 (`python -m benchmarks.micro`, `csr_times_n1000_r10`); the threshold r = 7 is
+    where a sweep over r = 1…40 found the vector no slower than the blocks. The outer loop
+    runs over chunks of `_ROWS` rows, each with its own accumulator, so that `prange`
+    (`_numba_parallel`) splits independent outputs."""
     r = Z.shape[1]
     n = indptr.shape[0] - 1
     if r > _NARROW:
