@@ -398,7 +398,7 @@ class ConjugateGradient(_Wrapped):
 
     def __init__(self, base: Rule) -> None:
         super().__init__(base)
-        self.prev = None  # (x, ∇F, ξ) of the last move
+        self.prev = None  # (x, ∇F, ξ, ‖∇F‖²) of the last move
 
     def start(self, ctx) -> float:
         self.prev = None
@@ -406,19 +406,18 @@ class ConjugateGradient(_Wrapped):
 
     def direction(self, ctx):
         space, g = ctx.space, ctx.e.grad
+        gg = space.inner(ctx.x, g, g)
         if self.prev is None:
             xi = g
         else:
-            x0, g0, xi0 = self.prev
+            x0, g0, xi0, gg0 = self.prev  # ‖∇F_{k−1}‖² kept from the last call
             g0t = space.transport(x0, ctx.x, g0)
             xi0t = space.transport(x0, ctx.x, xi0)
-            gg0 = space.inner(x0, g0, g0)
-            beta = max(0.0, (space.inner(ctx.x, g, g) - space.inner(ctx.x, g, g0t)) / gg0) \
-                if gg0 > 0 else 0.0
+            beta = max(0.0, (gg - space.inner(ctx.x, g, g0t)) / gg0) if gg0 > 0 else 0.0
             xi = g + xi0t * beta if beta > 0 else g
             if space.inner(ctx.x, g, xi) <= 0:
                 xi = g
-        self.prev = (ctx.x, g, xi)
+        self.prev = (ctx.x, g, xi, gg)
         return xi
 
 class LBFGS(_Wrapped):
