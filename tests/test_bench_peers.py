@@ -86,6 +86,23 @@ def test_completion_softimpute_peer_reaches_the_tolerance():
     assert all(r["reference_reached"] for r in recs)
 
 
+def test_every_method_is_warmed_up_once_before_the_timed_rounds(monkeypatch):
+    calls = []
+
+    def method(tag):
+        def fn(prob, x0, budget, **kw):
+            calls.append((tag, prob.shape[0], budget))
+            return peers.Run(1.0, 1, True, 0.0, cpu=1.0)
+        return fn
+
+    monkeypatch.setattr(peers, "OURS", {"a": (method("a"), {}), "b": (method("b"), {})})
+    monkeypatch.setitem(peers.PEERS_COMPLETION, "als", (method("als"), {}, "ALS", ""))
+    peers.bench_completion_ttol(40, 0.5, 2, 9.0, 0, rank=2, peers=["als"])
+    warm = [(t, 40, peers.WARM_BUDGET) for t in ("a", "b", "als")]
+    timed = [(t, 40, 9.0) for t in ("a", "b", "als")]
+    assert calls == warm + timed + timed  # warm-up first, untimed, then interleaved rounds
+
+
 def test_budget_marks_not_reached():
     # a budget of 0 s stops every method after its first check: none reaches 1e-6
     recs = peers.bench_completion_ttol(80, 0.4, 1, 0.0, 0, rank=3, peers=["als"])
