@@ -395,6 +395,24 @@ def test_sigkill_then_resume_stores_every_task_once(tmp_path):
     assert_stored_once(out, 9)
 
 
+def test_stop_pool_ends_the_manager_thread():
+    # a manager thread left running races the interpreter's exit hook for its wakeup pipe
+    # (EBADF traceback after Ctrl-C): _stop_pool must return with it ended
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
+                                  initializer=ex._pool_initializer)
+    fut = pool.submit(time.sleep, 60)
+    wait_for(lambda: fut.running(), what="the task running", every=0.01)
+    thread = pool._executor_manager_thread
+    assert thread.is_alive()
+    t0 = time.perf_counter()
+    ex._stop_pool(pool)
+    assert not thread.is_alive()
+    assert time.perf_counter() - t0 < ex.STOP_JOIN_S
+
+
 @pytest.mark.parametrize("executor", ["serial", "local"])
 def test_sigint_then_resume_never_counts_an_interrupted_task(tmp_path, executor):
     spec_path = write_spec(tmp_path, SLOW)

@@ -287,8 +287,21 @@ def _local(store, owner, jobs, finish, workers, batch, lease) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+STOP_JOIN_S = 30.0  # how long _stop_pool waits for the pool's manager thread to end
+
+
 def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
-    """Terminate the pool's workers now (their tasks are already given back)."""
+    """Terminate the pool's workers now (their tasks are already given back), then wait for
+    the pool's manager thread to end.
+
+    The wait matters at exit: `shutdown(wait=False)` forgets the manager thread without joining
+    it (a later `shutdown(wait=True)` joins nothing), and on CPython ≤ 3.12 the interpreter's
+    exit hook `concurrent.futures.process._python_exit` then writes to that thread's wakeup
+    pipe while the thread may be closing it: "OSError: [Errno 9] Bad file descriptor" with a
+    traceback on stderr after Ctrl-C (seen on 3.11.7; cpython gh-125451 later put the pipe's
+    close and write under one lock). With the workers gone the manager thread sees a broken
+    pool and ends at once."""
+    thread = getattr(pool, "_executor_manager_thread", None)
     procs = getattr(pool, "_processes", None) or {}
     for p in list(procs.values()):
         try:
@@ -296,6 +309,8 @@ def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
         except Exception:  # noqa: BLE001 — already gone
             pass
     pool.shutdown(wait=False, cancel_futures=True)
+    if thread is not None:
+        thread.join(STOP_JOIN_S)
 
 
 def _dask(store, owner, jobs, finish, workers, scheduler, lease) -> None:
