@@ -295,12 +295,12 @@ def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
     the pool's manager thread to end.
 
     The wait matters at exit: `shutdown(wait=False)` forgets the manager thread without joining
-    it (a later `shutdown(wait=True)` joins nothing), and on CPython ≤ 3.12 the interpreter's
-    exit hook `concurrent.futures.process._python_exit` then writes to that thread's wakeup
-    pipe while the thread may be closing it: "OSError: [Errno 9] Bad file descriptor" with a
-    traceback on stderr after Ctrl-C (seen on 3.11.7; cpython gh-125451 later put the pipe's
-    close and write under one lock). With the workers gone the manager thread sees a broken
-    pool and ends at once."""
+    it (a later `shutdown(wait=True)` joins nothing), and the interpreter's exit hook
+    `concurrent.futures.process._python_exit` then writes to that thread's wakeup pipe while
+    the thread may be closing it: "OSError: [Errno 9] Bad file descriptor" with a traceback on
+    stderr after Ctrl-C (seen on CPython 3.11.7, whose `_ThreadWakeup` checks `_closed` and
+    writes without a lock; cpython gh-125451 later put its close and write under one lock).
+    With the workers gone the manager thread sees a broken pool and ends at once."""
     thread = getattr(pool, "_executor_manager_thread", None)
     procs = getattr(pool, "_processes", None) or {}
     for p in list(procs.values()):
