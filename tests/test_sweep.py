@@ -395,18 +395,27 @@ def test_sigkill_then_resume_stores_every_task_once(tmp_path):
     assert_stored_once(out, 9)
 
 
-def test_stop_pool_ends_the_manager_thread():
+@pytest.mark.parametrize("case", ["running", "broken"])
+def test_stop_pool_ends_the_manager_thread(case):
     # a manager thread left running races the interpreter's exit hook for its wakeup pipe
-    # (EBADF traceback after Ctrl-C): _stop_pool must return with it ended
+    # (EBADF traceback after Ctrl-C): _stop_pool must return with it ended, whether it stops
+    # a task in flight (Ctrl-C) or a pool whose worker died (`_local` starts a new pool)
     import concurrent.futures as cf
     import multiprocessing as mp
 
     pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"),
                                   initializer=ex._pool_initializer)
-    fut = pool.submit(time.sleep, 60)
-    wait_for(lambda: fut.running(), what="the task running", every=0.01)
+    if case == "running":
+        fut = pool.submit(time.sleep, 60)
+        wait_for(lambda: fut.running(), what="the task running", every=0.01)
+    else:
+        pool.submit(abs, 1).result()  # the manager thread exists
     thread = pool._executor_manager_thread
-    assert thread.is_alive()
+    if case == "running":
+        assert thread.is_alive()
+    else:  # a broken pool's thread is then on its way out, not necessarily gone
+        with pytest.raises(cf.process.BrokenProcessPool):
+            pool.submit(os._exit, 1).result(timeout=60)
     t0 = time.perf_counter()
     ex._stop_pool(pool)
     assert not thread.is_alive()

@@ -275,7 +275,7 @@ def _local(store, owner, jobs, finish, workers, batch, lease) -> None:
                         store.release(owner, kk)
                         ff.cancel()
                     inflight.clear()
-                    pool.shutdown(wait=False, cancel_futures=True)
+                    _stop_pool(pool)
                     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                                   initializer=_pool_initializer)
                 for o in outcomes:
