@@ -23,9 +23,9 @@ every method that keeps factors; SoftImpute keeps a dense n×n iterate, so its c
 O(n²), below the cost of its own SVD step. Every factored method starts from the same spectral
 point (the best rank-r approximation of A*(b)/p, rescaled, `spectral_matrix`), computed once
 outside the timings (`init_s` in the record). Before the timed rounds every method solves a
-small instance once, untimed (`warm_up`), so that first-call costs (numba loading its cached
-code, lazy imports, Pymanopt's set-up) land in no method's timed run. Peers get their best
-honest configuration:
+small instance once, untimed (`warm_up`), so that first-call costs (numba compiling or
+loading its cached code, lazy imports, Pymanopt's set-up) land in no method's timed run.
+Peers get their best honest configuration:
 
 * Pymanopt `FixedRankEmbedded` with ConjugateGradient (its defaults: Hestenes–Stiefel, adaptive
   line search) and SteepestDescent (its default backtracking line search); the gradient is
@@ -361,7 +361,8 @@ def warm_up(n: int, fraction: float, rank: int,
     """Run every method once, untimed, on a small instance (min(n, `WARM_N`) square, at least
     `WARM_FRACTION` observed, a budget of `WARM_BUDGET` s) before the timed rounds, so that no
     method's first timed run carries first-call costs that are not time to accuracy: numba
-    loading its cached machine code, lazy imports, Pymanopt's set-up, BLAS threads starting."""
+    compiling or loading its cached machine code, lazy imports, Pymanopt's set-up, BLAS
+    threads starting."""
     nw = min(n, WARM_N)
     prob = completion_problem(nw, nw, rank, max(fraction, WARM_FRACTION),
                               np.random.default_rng(1))
