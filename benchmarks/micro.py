@@ -17,10 +17,12 @@ on a shared machine) and reports the median per call and ratio = ours / referenc
   retraction) by `fixed_rank._reorthonormalize`'s first-order polar correction against its
   QR path (two thin QRs and an r×r SVD, what every RGD/RCG step paid before);
 * `csr_times_n1000_r10`: G V for the CSR gradient G of 1000×1000 completion (|Ω| = 99 500)
-  and V of width r = 10 (`kernels.times`: one pass, a local accumulator vector per row),
-  against the kernel it replaced (scalar accumulators in a block of 8 columns, then one pass
-  per remaining column: three passes over the row at r = 10; its 8-column block is copied
-  below, its single columns are today's r ≤ 6 path);
+  and V of width r = 10 (`kernels.times`: a local accumulator vector per row, four entries of
+  the row per pass over it), against the loop it replaced (one entry per pass; copied below);
+* `sampled_dot_n1000_r10`: A(U Vᵀ) on the same observations, which come in row order
+  (`EntrySampling.forward_lr`: row by row, four entries per pass sharing U[i]), against the
+  entry-by-entry loop (`kernels.sampled_dot` without the row pointer; still the one for
+  observations in any other order);
 * `manifold_retract_1000x10`: the retraction R(Z + tξ) at 1000×1000, r = 10, with the
   orthonormal bases of P_U⊥Up and P_V⊥Vp as Cholesky factors of their Gram matrices
   (`fixed_rank._orth_complement_basis`), against the thin QRs it replaced (its fallback);
@@ -60,28 +62,24 @@ def interleaved(fa, fb, repeats: int, number: int) -> tuple[float, float]:
     return float(np.median(ta)), float(np.median(tb))
 
 
-def _blocked8_csr_times():
-    """The 8-column register block of the G Z kernel before this version (eight scalar
-    accumulators, one pass over each row's entries), compiled on first use; for its last
-    r − 8 columns it ran the scalar passes that `kernels.times` still runs for r ≤ 6."""
+def _one_entry_csr_times():
+    """The G Z loop for r > 6 columns before this version (one entry of the row per pass over
+    the accumulator vector), compiled on first use."""
     import numba
 
     @numba.njit(nogil=True, fastmath=True)
     def kernel(indptr, indices, data, Z, out):  # pragma: no cover - compiled
+        r = Z.shape[1]
+        acc = np.empty(r)
         for i in range(indptr.shape[0] - 1):
-            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+            for t in range(r):
+                acc[t] = 0.0
             for k in range(indptr[i], indptr[i + 1]):
                 j, y = indices[k], data[k]
-                a0 += y * Z[j, 0]
-                a1 += y * Z[j, 1]
-                a2 += y * Z[j, 2]
-                a3 += y * Z[j, 3]
-                a4 += y * Z[j, 4]
-                a5 += y * Z[j, 5]
-                a6 += y * Z[j, 6]
-                a7 += y * Z[j, 7]
-            out[i, 0], out[i, 1], out[i, 2], out[i, 3] = a0, a1, a2, a3
-            out[i, 4], out[i, 5], out[i, 6], out[i, 7] = a4, a5, a6, a7
+                for t in range(r):
+                    acc[t] += y * Z[j, t]
+            for t in range(r):
+                out[i, t] = acc[t]
 
     return kernel
 
@@ -124,16 +122,14 @@ def cases(rng: np.random.Generator) -> list[tuple[str, object, object, int]]:
     out = []
     if kernels.backend() == "numba":
         Gc = op.adjoint(r0)
-        blocked8 = _blocked8_csr_times()
-        args = (kernels._unsigned(Gc.indptr), kernels._unsigned(Gc.indices), Gc.data,
-                np.ascontiguousarray(V[:, :8]), np.empty((n, 8)))
-        V2 = np.ascontiguousarray(V[:, 8:])
-
-        def before():  # the 8-column block, then one scalar pass per remaining column
-            blocked8(*args)
-            return kernels.times(Gc, V2)
-
-        out.append(("csr_times_n1000_r10", lambda: kernels.times(Gc, V), before, 100))
+        one_entry = _one_entry_csr_times()
+        args = (kernels._unsigned(Gc.indptr), kernels._unsigned(Gc.indices), Gc.data, V,
+                np.empty((n, r)))
+        out.append(("csr_times_n1000_r10", lambda: kernels.times(Gc, V),
+                    lambda: one_entry(*args), 100))
+        assert op._order is None  # the generator's observations come in row order
+        out.append(("sampled_dot_n1000_r10", lambda: op.forward_lr(U, V),
+                    lambda: kernels.sampled_dot(op.rows, op.cols, U, V), 100))
     out += [
         ("line_gram_n1000", lambda: op.forward_gram(Xs, r0),
          lambda: MeasurementOperator.forward_gram(op, Xs, r0), 20),

@@ -46,6 +46,38 @@ def test_sampled_dot_is_the_rowwise_dot_product(backend, m, r, rng):
                                rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("r", [1, 4, 13])
+def test_sampled_dot_in_row_order_is_the_rowwise_dot_product(backend, r, rng):
+    """With the CSR row pointer of observations in row order (repeats and empty rows included,
+    row lengths below and above the kernel's four entries per pass) the row-by-row loop gives
+    the same dot products."""
+    d1, d2, m = 120, 15, 500
+    rows, cols = _indices(rng, d1, d2, m, shuffled=False)
+    rows[(rows >= 40) & (rows < 45)] = 45  # rows 40–44 empty, row 45 long
+    order = np.lexsort((cols, rows))
+    rows, cols = rows[order], cols[order]
+    indptr = np.searchsorted(rows, np.arange(d1 + 1))
+    assert (np.diff(indptr) == 0).any() and np.diff(indptr).max() > 8
+    U, V = rng.standard_normal((d1, r)), rng.standard_normal((d2, r))
+    expected = np.einsum("kr,kr->k", U[rows], V[cols])
+    np.testing.assert_allclose(kernels.sampled_dot(rows, cols, U, V, indptr=indptr), expected,
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_entry_sampling_forward_in_either_observation_order(rng):
+    """A(U Vᵀ) = the sampled entries whether the observations come in row order (the row loop)
+    or shuffled (the entry loop)."""
+    d1, d2, r = 60, 40, 7
+    rows, cols = _indices(rng, d1, d2, 900, shuffled=False)
+    U, V = rng.standard_normal((d1, r)), rng.standard_normal((d2, r))
+    X = U @ V.T
+    perm = rng.permutation(rows.size)
+    for ii, jj in ((rows, cols), (rows[perm], cols[perm])):
+        op = EntrySampling(ii, jj, (d1, d2))
+        np.testing.assert_allclose(op.forward_lr(U, V), X[ii, jj], rtol=1e-12, atol=1e-12)
+    assert EntrySampling(rows, cols, (d1, d2))._order is None
+
+
 def test_sampled_dot_takes_strided_and_float32_factors(backend, rng):
     rows, cols = _indices(rng, 12, 9, 50)
     W = rng.standard_normal((21, 6))
@@ -169,8 +201,10 @@ def test_backends_give_the_same_gradient_step(monkeypatch, rng):
     np.testing.assert_allclose(e_numba.grad, e_numpy.grad, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("shuffled", [True, False])  # the entry loop; the row loop
 @pytest.mark.parametrize("backend_name", ["numpy", "numba"])
-def test_forward_gram_is_the_gram_matrix_of_the_forwards(backend_name, monkeypatch, rng):
+def test_forward_gram_is_the_gram_matrix_of_the_forwards(backend_name, shuffled, monkeypatch,
+                                                         rng):
     """op.forward_gram([X_1, X_2], r0) = [⟨y_a, y_c⟩] for y = (r0, A(X_1), A(X_2)), through
     the one compiled pass and through the separate forwards; counts one forward per X_j."""
     if backend_name == "numba" and not HAVE_NUMBA:
@@ -178,8 +212,9 @@ def test_forward_gram_is_the_gram_matrix_of_the_forwards(backend_name, monkeypat
     if backend_name == "numpy":
         monkeypatch.setattr(kernels, "_compiled", lambda: None)
     d1, d2, m = 12, 9, 50
-    rows, cols = _indices(rng, d1, d2, m)
+    rows, cols = _indices(rng, d1, d2, m, shuffled=shuffled)
     op = EntrySampling(rows, cols, (d1, d2))
+    assert (op._order is None) != shuffled
     Xs = [LowRank(rng.standard_normal((d1, k)), rng.standard_normal((d2, k))) for k in (4, 2)]
     r0 = rng.standard_normal(m)
     Y = np.stack([r0] + [np.einsum("kt,kt->k", X.L[rows], X.R[cols]) for X in Xs])
@@ -215,10 +250,19 @@ def test_threaded_kernels_equal_the_serial_ones(two_threads, r, rng):
     G.sum_duplicates()
     G.indices, G.indptr = G.indices.astype(np.int32), G.indptr.astype(np.int32)
     assert kernels.threads() == 2
-    par = (kernels.sampled_dot(rows, cols, U, V), kernels.times(G, V), kernels.t_times(G, U))
+    order = np.lexsort((cols, rows))
+    sr, sc = rows[order], cols[order]
+    ptr = np.searchsorted(sr, np.arange(d1 + 1))
+
+    def products():
+        return (kernels.sampled_dot(rows, cols, U, V), kernels.times(G, V),
+                kernels.t_times(G, U), kernels.sampled_dot(sr, sc, U, V, indptr=ptr))
+
+    par = products()
     kernels.set_threads(1)
-    ser = (kernels.sampled_dot(rows, cols, U, V), kernels.times(G, V), kernels.t_times(G, U))
+    ser = products()
     assert np.array_equal(par[0], ser[0]) and np.array_equal(par[1], ser[1])
+    assert np.array_equal(par[3], ser[3])
     np.testing.assert_allclose(par[2], ser[2], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(par[2], G.toarray().T @ U, rtol=1e-12, atol=1e-12)
 

@@ -20,6 +20,7 @@ from lowranklab.operators import _numba_kernels as serial
 _OPTS = {"parallel": True, "nogil": True, "fastmath": True}
 
 sampled_dot_kernel = numba.njit(**_OPTS)(serial.sampled_dot_kernel.py_func)
+sampled_dot_rows_kernel = numba.njit(**_OPTS)(serial.sampled_dot_rows_kernel.py_func)
 csr_times_kernel = numba.njit(**_OPTS)(serial.csr_times_kernel.py_func)
 
 

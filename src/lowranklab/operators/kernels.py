@@ -1,7 +1,9 @@
 """The inner loops of a matrix-completion gradient step, compiled when numba is there.
 
 * `sampled_dot(rows, cols, U, V)`: (U Vᵀ)_{i_k j_k} = ⟨U[i_k], V[j_k]⟩ over the observed
-  entries, i.e. A(U Vᵀ) for entry sampling (the "SDDMM" of sparse linear algebra).
+  entries, i.e. A(U Vᵀ) for entry sampling (the "SDDMM" of sparse linear algebra); for
+  observations in row order (the generators' order) the compiled loop goes row by row,
+  U[i] shared by four entries at a time (0.70× at n = 1000, r = 10, `sampled_dot_n1000_r10`).
 * `times(G, Z)`, `t_times(G, Z)`: G Z and Gᵀ Z for the sparse G = A*(y), the pull
   DX*[G] = (G V, Gᵀ U), written straight into the parts of one gradient array.
 * `sampled_gram(...)`: the 3×3 Gram matrix of a residual and the sampled entries of two
@@ -123,7 +125,7 @@ def _unsigned(idx: np.ndarray) -> np.ndarray:
 
 
 def sampled_dot(rows: np.ndarray, cols: np.ndarray, U: np.ndarray, V: np.ndarray,
-                *, buffers: list | None = None) -> np.ndarray:
+                *, buffers: list | None = None, indptr: np.ndarray | None = None) -> np.ndarray:
     """out[k] = Σ_t U[rows[k], t] · V[cols[k], t] for contiguous int64 index arrays of equal
     length.
 
@@ -131,6 +133,9 @@ def sampled_dot(rows: np.ndarray, cols: np.ndarray, U: np.ndarray, V: np.ndarray
     NumPy path gathers with mode="clip" and the compiled one does not check bounds.
     `buffers` is an optional list the caller keeps between calls, so that the NumPy path
     reuses its two (BLOCK, r) gather buffers instead of allocating them each time.
+    `indptr`, given when the observations come in row order (rows[k] = i exactly for
+    indptr[i] ≤ k < indptr[i + 1], the CSR row pointer), lets the compiled loop go row by row
+    (`sampled_dot_rows_kernel`: each U[i] read once per four entries).
     """
     r = U.shape[1]
     if V.shape[1] != r:
@@ -140,7 +145,11 @@ def sampled_dot(rows: np.ndarray, cols: np.ndarray, U: np.ndarray, V: np.ndarray
     V = np.ascontiguousarray(V, dtype=dtype)
     out = np.empty(rows.size, dtype=dtype)
     if _compiled() is not None and dtype == np.float64:
-        _kernels(threads()).sampled_dot_kernel(_unsigned(rows), _unsigned(cols), U, V, out)
+        kernels = _kernels(threads())
+        if indptr is not None:
+            kernels.sampled_dot_rows_kernel(_unsigned(indptr), _unsigned(cols), U, V, out)
+        else:
+            kernels.sampled_dot_kernel(_unsigned(rows), _unsigned(cols), U, V, out)
         return out
     bu, bv = _gather_buffers(buffers, min(BLOCK, rows.size), r, dtype)
     for s in range(0, rows.size, BLOCK):
@@ -229,17 +238,23 @@ def _gather_buffers(buffers: list | None, n: int, r: int, dtype) -> tuple[np.nda
     return pair[0], pair[1]
 
 
-def sampled_gram(rows: np.ndarray, cols: np.ndarray, factors: list, r0: np.ndarray):
+def sampled_gram(rows: np.ndarray, cols: np.ndarray, factors: list, r0: np.ndarray, *,
+                 indptr: np.ndarray | None = None):
     """The 3×3 Gram matrix of r0 and the sampled entries y_s = ((L_s R_sᵀ)_{i_k j_k})_k of two
     factored matrices `factors` = [(L_1, R_1), (L_2, R_2)], in one compiled pass that never
-    stores the y_s (`sampled_gram2_kernel`). None when the compiled loops are off, the number
-    of factored matrices is not two, or an array is not float64 NumPy."""
+    stores the y_s (`sampled_gram2_kernel`; row by row with `indptr`, as in `sampled_dot`).
+    None when the compiled loops are off, the number of factored matrices is not two, or an
+    array is not float64 NumPy."""
     compiled = _compiled()
     if compiled is None or len(factors) != 2 or type(r0) is not np.ndarray or (
             r0.dtype != np.float64) or any(type(a) is not np.ndarray or a.dtype != np.float64
                                            for f in factors for a in f):
         return None
     (L1, R1), (L2, R2) = ((np.ascontiguousarray(a), np.ascontiguousarray(b)) for a, b in factors)
-    g00, g01, g02, g11, g12, g22 = compiled.sampled_gram2_kernel(
-        _unsigned(rows), _unsigned(cols), L1, R1, L2, R2, r0)
+    if indptr is not None:
+        g00, g01, g02, g11, g12, g22 = compiled.sampled_gram2_rows_kernel(
+            _unsigned(indptr), _unsigned(cols), L1, R1, L2, R2, r0)
+    else:
+        g00, g01, g02, g11, g12, g22 = compiled.sampled_gram2_kernel(
+            _unsigned(rows), _unsigned(cols), L1, R1, L2, R2, r0)
     return np.array([[g00, g01, g02], [g01, g11, g12], [g02, g12, g22]])

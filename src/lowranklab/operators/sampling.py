@@ -99,7 +99,13 @@ class EntrySampling(MeasurementOperator):
             if U.device.type == "cpu":
                 return self._sampled_addmm(U, V)
             return self._gathered_dot(U, V)
-        return sampled_dot(self.rows, self.cols, U, V, buffers=self._buffers)
+        return sampled_dot(self.rows, self.cols, U, V, buffers=self._buffers,
+                           indptr=self._row_pointer())
+
+    def _row_pointer(self) -> np.ndarray | None:
+        """The CSR row pointer when the observations come in row order (then observation k
+        sits at CSR position k, and the compiled loops go row by row), else None."""
+        return self._indptr if self._order is None else None
 
     def _gathered_dot(self, U, V):
         """⟨U[i_k], V[j_k]⟩ by gathering factor rows in blocks (torch on accelerators)."""
@@ -154,7 +160,8 @@ class EntrySampling(MeasurementOperator):
         if all(isinstance(X, LowRank) for X in Xs):
             for X in Xs:
                 self.check_factors(X.L, X.R)
-            gram = sampled_gram(self.rows, self.cols, [(X.L, X.R) for X in Xs], r0)
+            gram = sampled_gram(self.rows, self.cols, [(X.L, X.R) for X in Xs], r0,
+                                indptr=self._row_pointer())
             if gram is not None:
                 self.counts["forward"] += len(Xs)
                 return gram
