@@ -238,23 +238,19 @@ def _gather_buffers(buffers: list | None, n: int, r: int, dtype) -> tuple[np.nda
     return pair[0], pair[1]
 
 
-def sampled_gram(rows: np.ndarray, cols: np.ndarray, factors: list, r0: np.ndarray, *,
-                 indptr: np.ndarray | None = None):
+def sampled_gram(indptr: np.ndarray, cols: np.ndarray, factors: list, r0: np.ndarray):
     """The 3×3 Gram matrix of r0 and the sampled entries y_s = ((L_s R_sᵀ)_{i_k j_k})_k of two
-    factored matrices `factors` = [(L_1, R_1), (L_2, R_2)], in one compiled pass that never
-    stores the y_s (`sampled_gram2_kernel`; row by row with `indptr`, as in `sampled_dot`).
-    None when the compiled loops are off, the number of factored matrices is not two, or an
-    array is not float64 NumPy."""
+    factored matrices `factors` = [(L_1, R_1), (L_2, R_2)], over the observations in CSR
+    order (row pointer `indptr`, column indices `cols`; r0 in the same order), in one compiled
+    pass that never stores the y_s (`sampled_gram2_kernel`; a sum, so any order of the
+    observations gives the same matrix). None when the compiled loops are off, the number
+    of factored matrices is not two, or an array is not float64 NumPy."""
     compiled = _compiled()
     if compiled is None or len(factors) != 2 or type(r0) is not np.ndarray or (
             r0.dtype != np.float64) or any(type(a) is not np.ndarray or a.dtype != np.float64
                                            for f in factors for a in f):
         return None
     (L1, R1), (L2, R2) = ((np.ascontiguousarray(a), np.ascontiguousarray(b)) for a, b in factors)
-    if indptr is not None:
-        g00, g01, g02, g11, g12, g22 = compiled.sampled_gram2_rows_kernel(
-            _unsigned(indptr), _unsigned(cols), L1, R1, L2, R2, r0)
-    else:
-        g00, g01, g02, g11, g12, g22 = compiled.sampled_gram2_kernel(
-            _unsigned(rows), _unsigned(cols), L1, R1, L2, R2, r0)
+    g00, g01, g02, g11, g12, g22 = compiled.sampled_gram2_kernel(
+        _unsigned(indptr), _unsigned(cols), L1, R1, L2, R2, np.ascontiguousarray(r0))
     return np.array([[g00, g01, g02], [g01, g11, g12], [g02, g12, g22]])

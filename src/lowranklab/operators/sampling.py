@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from lowranklab.backend import CSRPair, is_torch
 from lowranklab.lowrank import LowRank
 from lowranklab.operators.base import MeasurementOperator, check_shape
-from lowranklab.operators.kernels import sampled_dot, sampled_gram
+from lowranklab.operators.kernels import backend, sampled_dot, sampled_gram
 
 TORCH_BLOCK = 1 << 22  # observations per gather/scatter block on torch
 
@@ -160,8 +160,12 @@ class EntrySampling(MeasurementOperator):
         if all(isinstance(X, LowRank) for X in Xs):
             for X in Xs:
                 self.check_factors(X.L, X.R)
-            gram = sampled_gram(self.rows, self.cols, [(X.L, X.R) for X in Xs], r0,
-                                indptr=self._row_pointer())
+            gram = None
+            if backend() == "numba":  # one pass in CSR order: r0 permuted into it if need be
+                r0 = self.check_y(r0)
+                csr_r0 = r0 if self._order is None or is_torch(r0) else r0[self._order]
+                gram = sampled_gram(self._indptr, self._indices, [(X.L, X.R) for X in Xs],
+                                    csr_r0)
             if gram is not None:
                 self.counts["forward"] += len(Xs)
                 return gram
