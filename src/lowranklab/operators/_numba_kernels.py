@@ -33,9 +33,9 @@ _U1, _U2, _U3, _U4 = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
 def sampled_dot_rows_kernel(indptr, cols, U, V, out):  # pragma: no cover - compiled
     """`sampled_dot_kernel` for observations in row order (rows[k] = i for indptr[i] ≤ k <
     indptr[i + 1]): row by row, four entries per pass over t sharing the load of U[i, t] and
-    four rows of V in flight. On 1000×1000 completion (|Ω| = 99 500) it takes 0.54–0.71× the
-    time of the entry-by-entry loop for r = 1…40 (`python -m benchmarks.micro`,
-    `sampled_dot_n1000_r10`)."""
+    four rows of V in flight. On 1000×1000 completion (|Ω| = 99 500) it took 0.54–0.71× the
+    time of the entry-by-entry loop in a sweep over r = 1…40, and 0.70× at r = 10 in
+    `python -m benchmarks.micro` (`sampled_dot_n1000_r10`)."""
     r = U.shape[1]
     one, two, three, four = _U1, _U2, _U3, _U4
     for i in prange(indptr.shape[0] - 1):
@@ -73,9 +73,10 @@ def csr_times_kernel(indptr, indices, data, Z, out):  # pragma: no cover - compi
     r ≤ 6 columns the accumulators are scalars (registers), in blocks of 4 columns and one pass
     over the row's entries per block; for wider Z a local r-vector, summed in one vectorized
     pass (each further pass would gather the rows of Z again) that takes four entries of the
-    row at a time (four rows of Z in flight: 0.57–0.77× the time of one entry at a time for
-    r = 7…40 on 1000×1000 completion with 99 500 entries, `python -m benchmarks.micro`,
-    `csr_times_n1000_r10`; at r ≤ 6 it was slower than the register blocks). The threshold
+    row at a time (four rows of Z in flight: 0.57–0.77× the time of one entry at a time in a
+    sweep over r = 7…40 on 1000×1000 completion with 99 500 entries, 0.54–0.58× at r = 10 in
+    `python -m benchmarks.micro`, `csr_times_n1000_r10`; at r ≤ 6 it was slower than the
+    register blocks). The threshold
     r = 7 is where a sweep over r = 1…40 found the vector no slower than the blocks. The outer loop
     runs over chunks of `_ROWS` rows, each with its own accumulator, so that `prange`
     (`_numba_parallel`) splits independent outputs."""
