@@ -104,7 +104,7 @@ class LeastSquares(Loss):
     def residual(self, X: Matrix) -> np.ndarray:
         """A(X) − b (in place: `forward` returns a new array)."""
         r = self.op.forward(X)
-        if type(r) is np.ndarray and r.dtype.kind == "f" and not is_torch(self.b):
+        if type(r) is np.ndarray and r.dtype.kind == "f" and type(self.b) is np.ndarray:
             r -= self.b  # the NumPy case, without the backend dispatch
             return r
         if not is_torch(r) and r.dtype.kind != "f":

@@ -183,6 +183,7 @@ class FlatSpace:
         self.project = project
         self.loss = getattr(objective, "loss", None)
         self.model = objective.model
+        self.evaluate = objective.evaluate  # bound once: F(θ), ∇F(θ) as an `Evaluation`
 
     def check(self, theta0) -> np.ndarray:
         theta = copy(self.model.check(theta0, "theta0"))
@@ -190,9 +191,6 @@ class FlatSpace:
             raise ValueError("theta0 must be finite")
         self._numpy = type(theta) is np.ndarray
         return theta
-
-    def evaluate(self, theta: np.ndarray) -> Evaluation:
-        return self.objective.evaluate(theta)
 
     def move(self, theta: np.ndarray, xi: np.ndarray, t: float) -> np.ndarray:
         out = theta + t * xi
@@ -474,6 +472,7 @@ def run(
 
     max_iter, gtol, ftol, xtol = stop.max_iter, stop.gtol, stop.ftol, stop.xtol
     budget, blowup = stop.time_budget, stop.blowup
+    take_step, finite = rule.step, space.finite
     with catch_interrupt() as ctrl_c:
         for k in range(max_iter + 1):
             ctx.k = k
@@ -519,11 +518,11 @@ def run(
                 print(f"  {name} iter {k}/{stop.max_iter}  F={e.value:.3e}  "
                       f"|grad|={space.norm(ctx.x, e.grad):.2e}", file=sys.stderr)
             try:
-                x_new, e_new, t = rule.step(ctx)
+                x_new, e_new, t = take_step(ctx)
             except StopRun as sr:
                 code, message = sr.code, sr.message
                 break
-            if not space.finite(x_new, e_new) or e_new.value > blowup * ctx.f_ref:
+            if not finite(x_new, e_new) or e_new.value > blowup * ctx.f_ref:
                 code = StopCode.DIVERGED
                 message = stop_message("diverged", stop, value=e_new.value, iteration=k + 1,
                                        reference=ctx.f_ref)
