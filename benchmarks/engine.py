@@ -1,10 +1,17 @@
 """The solve engine's per-iteration cost against dedicated loops, measured in the same run.
 
-    python -m benchmarks.engine [--json OUT.json] [--repeats 5] [--iters N]
+    python -m benchmarks.engine [--json OUT.json] [--repeats 5] [--processes 1]
 
 Each case runs the same iterations from the same start twice, interleaved (a, b, a, b, …, so
 both see the same load on a shared machine), and reports the median time per iteration over
-`--repeats` rounds, wall clock and process CPU (`cpu_ratio`: free of a shared VM's steal):
+`--repeats` rounds, wall clock and process CPU (`cpu_ratio`: free of a shared VM's steal).
+
+On the shared 2-core development machine a ratio moves between processes far more than
+within one (ez2021 GD (3): 1.03–1.22 over eight processes of 7 rounds each, the same code),
+a per-process effect (where the arrays land in memory and cache) that interleaving cannot
+cancel. `--processes P` therefore runs the whole benchmark in P fresh processes, one after
+the other, and reports per case the median of their ratios and the range; the target is
+judged on that median.
 
 * `sensing_gd_ez2021`: ez2021 GD (3) at the paper's size (d = 30, r = 2, m = 4rd, U ∈ R^{d×d},
   record_every = 1 as the experiments), through `sensing_gd`, against the dedicated loop the
@@ -128,7 +135,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--json", metavar="OUT.json")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--processes", type=int, default=1,
+                    help="run the benchmark in this many fresh processes; report medians")
     args = ap.parse_args(argv)
+    if args.repeats < 1 or args.processes < 1:
+        ap.error("--repeats and --processes must be positive")
+    if args.processes > 1:
+        return across_processes(args)
     rng = np.random.default_rng(args.seed)
     records = []
 
@@ -207,6 +220,42 @@ def main(argv: list[str] | None = None) -> list[dict]:
                "loadavg_1min": os.getloadavg()[0]}
         write_text(args.json, json.dumps([{**r, **env} for r in records], indent=2))  # atomic
     return records
+
+
+def across_processes(args) -> list[dict]:
+    """The benchmark in `args.processes` fresh processes; per case the median ratio and its
+    range (the per-process records are kept in the JSON under "processes")."""
+    import subprocess
+    import sys
+    import tempfile
+
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.processes):
+            out = os.path.join(tmp, f"run{i}.json")
+            print(f"process {i + 1}/{args.processes}", flush=True)
+            subprocess.run([sys.executable, "-m", "benchmarks.engine", "--repeats",
+                            str(args.repeats), "--seed", str(args.seed), "--json", out],
+                           check=True)
+            with open(out) as f:
+                runs.append(json.load(f))
+    summary = []
+    for j, first in enumerate(runs[0]):
+        ratios = [run[j]["ratio"] for run in runs]
+        cpu = [run[j]["cpu_ratio"] for run in runs]
+        summary.append({"name": first["name"], "ratio": float(np.median(ratios)),
+                        "ratio_min": min(ratios), "ratio_max": max(ratios),
+                        "cpu_ratio": float(np.median(cpu)), "target": TARGET,
+                        "meets_target": bool(np.median(ratios) <= TARGET),
+                        "processes": args.processes, "repeats": args.repeats})
+    print(f"\nmedian over {args.processes} processes ({args.repeats} rounds each)")
+    print(f"{'case':<32}{'ratio':>8}{'range':>16}{'cpu ratio':>11}  met")
+    for r in summary:
+        print(f"{r['name']:<32}{r['ratio']:>8.3f}{r['ratio_min']:>8.3f}–{r['ratio_max']:<7.3f}"
+              f"{r['cpu_ratio']:>11.3f}  {'yes' if r['meets_target'] else 'NO'}")
+    if args.json:
+        write_text(args.json, json.dumps({"summary": summary, "processes": runs}, indent=2))
+    return summary
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from lowranklab.problems.ez2021 import example_instance
 from lowranklab.problems.glrl_losses import FullObservation
 from lowranklab.problems.min_norm_instances import random_instance
 from lowranklab.solvers import Result, StopCode, gradient_descent
-from lowranklab.solvers.deep import deep_gd
-from lowranklab.solvers.greedy import descend, glrl
+from lowranklab.solvers.deep import deep_gd, deep_glrl
+from lowranklab.solvers.greedy import descend, glrl, r1mp
 from lowranklab.solvers.merit import algorithm1, feasibility_gd, merit_bfgs, merit_euler
 from lowranklab.solvers.noisy import noisy_gradient_descent, perturbed_gradient_descent
 from lowranklab.solvers.restart import restart_gd
@@ -154,6 +154,21 @@ def _deep(seed=0, step=None, **kw):
                    max_iter=kw.pop("max_iter", 20_000), **kw)
 
 
+def _deep_glrl(seed=0, step=None, **kw):
+    """Deep GLRL at depth 3 on the rank-2 target; each phase is `deep_gd` (engine), the outer
+    loop adds the eigensolve and the new blocks."""
+    kw.pop("tol", None)
+    return deep_glrl(_glrl_loss(seed), 3, step=5e-2 if step is None else step,
+                     max_iter=kw.pop("max_iter", 20_000), **kw)
+
+
+def _r1mp(seed=0, step=None, **kw):
+    """R1MP on the full-rank 6×6 target (six atoms solve it exactly); max_iter caps the
+    atoms. It has no step."""
+    kw.pop("tol", None)
+    return r1mp(_glrl_loss(seed, full_rank=True), min(kw.pop("max_iter", 6), 6), **kw)
+
+
 def _sdp_bm(seed=0, step=None, **kw):
     """The SDP min tr X s.t. A(X) = b, X ⪰ 0 (d = 8, m = 16) from the seeded start; it picks
     its own steps (L-BFGS with the exact line search) and stops on its dual certificate."""
@@ -170,13 +185,16 @@ SOLVERS = {
     "algorithm1": _min_norm(algorithm1), "merit_euler": _min_norm(merit_euler),
     "feasibility_gd": _min_norm(feasibility_gd), "merit_bfgs": _bfgs,
     "glrl": _glrl, "descend": _descend, "deep_gd": _deep, "sdp_bm": _sdp_bm,
+    "deep_glrl": _deep_glrl, "r1mp": _r1mp,
 }
-# oversized steps (each ≫ 2/L for its problem); merit_bfgs and sdp_bm pick their own steps
+# oversized steps (each ≫ 2/L for its problem); merit_bfgs and sdp_bm pick their own steps,
+# R1MP takes none (its coefficients are a least-squares refit)
 BIG_STEP = {"gd": 10.0, "gd-armijo": None, "gd-exact": None, "scaled-gd": None, "cg": None,
             "rcg": 1e3,
             "noisy-gd": 10.0, "perturbed-gd": 10.0, "rgd": 1e3, "sensing_gd": 10.0,
             "restart_gd": 10.0, "algorithm1": 1.0, "merit_euler": 1.0, "feasibility_gd": 1.0,
-            "merit_bfgs": None, "sdp_bm": None, "glrl": 1e3, "descend": 1e3, "deep_gd": 1e2}
+            "merit_bfgs": None, "sdp_bm": None, "glrl": 1e3, "descend": 1e3, "deep_gd": 1e2,
+            "deep_glrl": 1e2, "r1mp": None}
 # a solved problem under default settings: every solver converges, except noisy GD with
 # constant noise, which hovers at its noise floor by design (Ge et al. 2015; zhu2021 e5)
 NO_DEFAULT_CONVERGENCE = {"noisy-gd"}
@@ -261,12 +279,15 @@ def test_balanced_scaled_gd_and_exact_step_recover_completion():
     assert out["lbfgs"] < out["gradient"]
 
 
-def test_ctrl_c_between_glrl_phases_keeps_the_partial_result(monkeypatch):
-    """A Ctrl-C outside the engine (in GLRL's eigensolve between two phases) also returns the
-    phases done so far as `interrupted` (engine.catch_interrupt in the outer loop)."""
-    from lowranklab.solvers import greedy
+@pytest.mark.parametrize("name", ["glrl", "deep_glrl"])
+def test_ctrl_c_between_glrl_phases_keeps_the_partial_result(monkeypatch, name):
+    """A Ctrl-C outside the engine (in the eigensolve between two phases of GLRL or Deep
+    GLRL) also returns the phases done so far as `interrupted` (engine.catch_interrupt in the
+    outer loop)."""
+    from lowranklab.solvers import deep, greedy
 
-    real, calls = greedy.top_eigenpairs, []
+    module = greedy if name == "glrl" else deep
+    real, calls = module.top_eigenpairs, []
 
     def eig(*a, **kw):
         calls.append(1)
@@ -274,8 +295,9 @@ def test_ctrl_c_between_glrl_phases_keeps_the_partial_result(monkeypatch):
             raise KeyboardInterrupt
         return real(*a, **kw)
 
-    monkeypatch.setattr(greedy, "top_eigenpairs", eig)
-    res = greedy.glrl(_glrl_loss(0), step=None, max_iter=20_000)
+    monkeypatch.setattr(module, "top_eigenpairs", eig)
+    res = greedy.glrl(_glrl_loss(0), step=None, max_iter=20_000) if name == "glrl" else (
+        _deep_glrl())
     assert res.stop is StopCode.INTERRUPTED and res.info["rank"] == 1
     assert len(res.info["phases"]) == 1 and np.all(np.isfinite(res.factors[0]))
 

@@ -33,7 +33,7 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 from lowranklab.backend import concat, copy, is_torch, to_like, vdot, zeros
 from lowranklab.lowrank import LowRank, Matrix, as_dense, fro_dist_sq
 from lowranklab.models.symmetric import SymmetricFactor
-from lowranklab.objective import Objective
+from lowranklab.objective import Evaluation, Objective
 from lowranklab.problems.loss import Loss
 from lowranklab.solvers import monitors as mon
 from lowranklab.solvers import rules
@@ -139,6 +139,13 @@ class Clock:
         elif self.spacing is not None:
             self.last = copy(U)
         ctx.extra["t"] = self.t
+
+
+def shifted(callbacks: Sequence[mon.Callback], base: int) -> list[mon.Callback]:
+    """The callbacks of a greedy outer loop for one inner solve: each sees the iteration
+    counted over all phases so far (base + the phase's own iteration)."""
+    return [lambda st, c=c: c(dataclasses.replace(st, iteration=base + st.iteration))
+            for c in callbacks]
 
 
 def descend(loss: Loss, U: np.ndarray, *, step: float | None, gtol: float, max_iter: int,
@@ -282,11 +289,10 @@ def glrl(
                 print(f"  glrl phase {r}: λ₁ = {lam1:.4g}, λ₂ = {lam2:.4g}", file=sys.stderr)
             budget = None if time_budget is None else max(
                 time_budget - (time.perf_counter() - clock0), 0.0)
-            shifted = [lambda st, c=c, base=total_iter: c(
-                dataclasses.replace(st, iteration=base + st.iteration)) for c in callbacks]
             res = descend(loss, U, step=step, gtol=gtol, max_iter=max_iter, t0=t,
                           max_norm=max_norm, record_spacing=record_spacing,
-                          trajectory=trajectory, callbacks=shifted, time_budget=budget)
+                          trajectory=trajectory, callbacks=shifted(callbacks, total_iter),
+                          time_budget=budget)
             U = res.theta.reshape(d, r)
             k, t, st = res.iterations, res.info["t"], res.stop
             f, gn = float(res.trace["value"][-1]), 0.5 * float(res.trace["grad_norm"][-1])
@@ -317,50 +323,78 @@ def glrl(
                   factors=(copy(U),))
 
 
-def r1mp(loss: Loss, r_max: int, *, dense_eig_max: int = DENSE_EIG_MAX) -> Result:
+def r1mp(loss: Loss, r_max: int, *, dense_eig_max: int = DENSE_EIG_MAX,
+         exit_tol: float | None = None, callbacks: Sequence[mon.Callback] = ()) -> Result:
     """Symmetric rank-one matrix pursuit (spec §1.8): u_r = top eigenvector of −∇f(W),
     B_r = u_r u_rᵀ, a = argmin_a f(Σ a_i B_i) (unconstrained: W may be indefinite).
 
     The refit assumes f quadratic: f(Σ a_i B_i) = f(0) + bᵀa + ½ aᵀHa with
     b_i = ⟨B_i, ∇f(0)⟩ and H_ij = ⟨B_i, ∇²f[B_j]⟩ (Hessian products, so no dense d×d array for
-    sparse losses); a = −H⁺b by least squares. Returns a `Result` with X = Σ a_i u_i u_iᵀ as a
-    LowRank, info["atoms"] (d×r), info["coefficients"] (per r), info["f"] (f after each r).
+    sparse losses); a = −H⁺b by least squares.
+
+    Stops `converged` when |λ₁(−∇f(W))| ≤ exit_tol (default 1e-8·|λ₁(−∇f(0))|): the next atom
+    u uᵀ would have uᵀ∇f(W)u ≈ 0, so its refit cannot lower f (a solved problem has ∇f = 0);
+    `max_iter` after r_max atoms (the papers' runs); `interrupted` when a callback returns True
+    (called after each atom with the `State`, iteration = r) or on Ctrl-C, with the atoms so
+    far. Returns a `Result` with X = Σ a_i u_i u_iᵀ as a LowRank, theta = a, factors
+    (U diag(a), U), info["atoms"] (d×r), info["coefficients"] (per r), info["f"] (f after
+    each r).
     """
     d = loss.shape[0]
     if int(r_max) != r_max or not 1 <= r_max <= d:
         raise ValueError(f"r_max must be an integer in [1, {d}], got {r_max}")
+    _check_positive("exit_tol", exit_tol)
     t0 = time.perf_counter()
     zero = LowRank(np.zeros((d, 1)), np.zeros((d, 1)))
     G0 = loss.grad(zero)
     Ucols: list[np.ndarray] = []
-    Hcols: list[np.ndarray] = []
     H = np.zeros((0, 0))
     b = np.zeros(0)
     a = np.zeros(0)
     fs, coefs = [], []
     trace = Trace()
-    X = zero
-    for r in range(1, r_max + 1):
-        G = loss.grad(X)
-        lam, V = top_eigenpairs(G, 1, dense_max=dense_eig_max)
-        u = V[:, 0]
-        Ucols.append(u)
-        U = np.stack(Ucols, axis=1)
-        Hu = loss.hvp(zero, LowRank(u[:, None], u[:, None]))  # ∇²f[u uᵀ]
-        hcol = np.einsum("ir,ir->r", U, np.asarray(Hu @ U))  # ⟨u_i u_iᵀ, ∇²f[u uᵀ]⟩
-        Hcols.append(hcol)
-        Hn = np.zeros((r, r))
-        Hn[:r - 1, :r - 1] = H
-        Hn[:, r - 1] = hcol
-        Hn[r - 1, :] = hcol
-        H = Hn
-        b = np.append(b, float(u @ np.asarray(G0 @ u)))
-        a = np.linalg.lstsq(H, -b, rcond=None)[0]
-        X = LowRank(U * a, U)
-        f = loss.value(X)
-        fs.append(f)
-        coefs.append(a.copy())
-        trace.append({"iter": r, "rank": r, "f": f, "lam1": float(lam[0])})
-    return Result(theta=a.copy(), X=X, stop=StopCode.MAX_ITER, iterations=r_max, trace=trace,
-                  counts={}, wall_time=time.perf_counter() - t0, message=f"{r_max} atoms",
-                  info={"atoms": np.stack(Ucols, axis=1), "coefficients": coefs, "f": fs})
+    X, r = zero, 0
+    stop, message = StopCode.MAX_ITER, f"{r_max} atoms"
+    with catch_interrupt() as ctrl_c:
+        while True:
+            G = G0 if r == 0 else loss.grad(X)
+            lam, V = top_eigenpairs(G, 1, dense_max=dense_eig_max)
+            if exit_tol is None:
+                exit_tol = 1e-8 * abs(float(lam[0])) if lam[0] != 0 else 1e-300
+            if abs(float(lam[0])) <= exit_tol:
+                stop, message = StopCode.CONVERGED, f"|λ₁(−∇f(W_{r}))| = {abs(lam[0]):.3e}"
+                break
+            if r == r_max:
+                break
+            u = V[:, 0]
+            U = np.stack([*Ucols, u], axis=1)
+            Hu = loss.hvp(zero, LowRank(u[:, None], u[:, None]))  # ∇²f[u uᵀ]
+            hcol = np.einsum("ir,ir->r", U, np.asarray(Hu @ U))  # ⟨u_i u_iᵀ, ∇²f[u uᵀ]⟩
+            Hn = np.zeros((r + 1, r + 1))
+            Hn[:r, :r] = H
+            Hn[:, r] = hcol
+            Hn[r, :] = hcol
+            bn = np.append(b, float(u @ np.asarray(G0 @ u)))
+            an = np.linalg.lstsq(Hn, -bn, rcond=None)[0]
+            Xn = LowRank(U * an, U)
+            f = loss.value(Xn)
+            Ucols.append(u)  # the atom is in: the state below is W_r
+            r, H, b, a, X = r + 1, Hn, bn, an, Xn
+            fs.append(f)
+            coefs.append(a.copy())
+            trace.append({"iter": r, "rank": r, "f": f, "lam1": float(lam[0])})
+            if callbacks:
+                st = mon.State(r, a, Evaluation(f, f, None, X, None), time.perf_counter() - t0,
+                               float("nan"), point=X)
+                if any(cb(st) for cb in callbacks):
+                    stop, message = StopCode.INTERRUPTED, "stopped by callback"
+                    break
+    if ctrl_c.fired:
+        stop, message = StopCode.INTERRUPTED, INTERRUPTED
+    U = np.stack(Ucols, axis=1) if Ucols else np.zeros((d, 0))
+    if not trace.columns:
+        trace.append({"iter": 0, "rank": 0, "f": loss.value(zero), "lam1": np.nan})
+    return Result(theta=a.copy(), X=X if Ucols else LowRank(U, U), stop=stop, iterations=r,
+                  trace=trace, counts={}, wall_time=time.perf_counter() - t0, message=message,
+                  info={"atoms": U, "coefficients": coefs, "f": fs},
+                  factors=(U * a, U))

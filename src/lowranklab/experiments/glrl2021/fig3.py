@@ -108,7 +108,8 @@ def run(cfg: Fig3Config, ctx: Context) -> dict[str, pd.DataFrame]:
     for r, a in enumerate(rr.info["coefficients"], 1):
         te, tr = _losses(inst, (A[:, :r] * a) @ A[:, :r].T)
         ranks.append({"method": "R1MP", "r": r, "test": te, "train": tr})
-    summary.append({"method": f"R1MP (r={cfg.r_max})", "seed": 0,
+    # (r = the atoms taken: r_max unless R1MP converged, ∇f(W) = 0, before it)
+    summary.append({"method": f"R1MP (r={rr.iterations})", "seed": 0,
                     **dict(zip(("test", "train"), _losses(inst, rr.X.dense()), strict=True))})
     # convex baselines
     if cfg.cvxpy:
@@ -187,11 +188,12 @@ def plot(tables, cfg: Fig3Config):
         g = g.sort_values("t")
         ax.plot(g.t, g.test, "C1-", alpha=0.6, lw=1, label="GD test" if i == 0 else None)
         ax.plot(g.t, g.train, "C1:", alpha=0.6, lw=1, label="GD train" if i == 0 else None)
-    for _k, (name, col) in enumerate((("min trace (PSD)", "C2"), ("min nuclear norm", "C3"),
-                                     (f"R1MP (r={cfg.r_max})", "C4"))):
-        row = s[s.method == name]
+    for name, col in (("min trace (PSD)", "C2"), ("min nuclear norm", "C3"),
+                      ("R1MP (r=", "C4")):
+        row = s[s.method.str.startswith(name)]
         if len(row):
-            ax.axhline(float(row.test.iloc[0]), color=col, ls="--", lw=1, label=f"{name} test")
+            ax.axhline(float(row.test.iloc[0]), color=col, ls="--", lw=1,
+                       label=f"{row.method.iloc[0]} test")
     ax.set_yscale("log")
     ax.set_xlabel("continuous time t")
     ax.set_ylabel("loss (test ‖W−W*‖²/d², train dotted)")
