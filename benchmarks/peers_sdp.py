@@ -13,7 +13,7 @@ tol = 1e-6 (`Certificate.certifies`: λ_min(I − A*(y)) ≥ −1e-6, relative d
 feasibility ≤ 1e-6), with no oracle; the record carries the certificate. The convex solvers run
 in their tight configurations, SCS eps = 1e-8 (max_iters 200 000) and Clarabel gap and
 feasibility tolerances 1e-8 (`lowranklab.solvers.convex.min_trace_psd`), and their time is
-that call's `solve_time` (cvxpy's `problem.solve`, canonicalisation included: what a user
+that call's `Result.wall_time` (cvxpy's `problem.solve`, canonicalisation included: what a user
 waits; the cvxpy problem construction before it is not counted).
 
 opt is our own solve at tol = 1e-9, untimed; it is certified, and `opt_lower` = bᵀy/(1 + μ)
@@ -95,9 +95,9 @@ def peer_cvxpy(P: MinNormFactorization, opt: float, solver: str) -> dict:
     res = min_trace_psd(P.operator(), P.b, solver=solver, eps=SCS_EPS)
     dt = time.perf_counter() - t0
     obj, feas = _errors(P, res.X, opt)
-    return {"seconds": res.solve_time, "iterations": int(res.info.get("iterations", 0)),
+    return {"seconds": res.wall_time, "iterations": res.iterations,
             "reached": bool(obj <= TOL and feas <= TOL), "final": obj,
-            "extra": {"feasibility": feas, "status": res.status, "call_s": dt}}
+            "extra": {"feasibility": feas, "status": res.info["status"], "call_s": dt}}
 
 
 def reference_optimum(P: MinNormFactorization, seed: int) -> dict:

@@ -163,7 +163,7 @@ def test_done_when_merit_bfgs_and_algorithm1_reach_sdp(tmp_path, d, m, p, seed):
     from lowranklab.solvers.convex import min_trace_psd
 
     P, U0 = instance(d, m, p, seed)
-    opt = min_trace_psd(P.operator(), P.b).value
+    opt = min_trace_psd(P.operator(), P.b).info["value"]
     res = merit_bfgs(P, U0)
     assert abs(P.objective(res.factors[0]) - opt) <= 1e-6 * opt
     # Algorithm 1 with the paper's γ = 100 and the step heuristic 1/(γ λ_max K(U₀))

@@ -164,7 +164,7 @@ def test_T8_counterexample_cvxpy():
     ce = counterexample(3.0)
     op, b = ce.loss.mask_operator()
     res = min_trace_psd(op, b, eps=1e-12)  # the X-error is ~√(gap): tight gap tolerance
-    assert np.abs(res.X - ce.M_norm).max() <= 1e-5 and np.isclose(res.value, 12.0)
+    assert np.abs(res.X - ce.M_norm).max() <= 1e-5 and np.isclose(res.info["value"], 12.0)
 
 
 def test_T9_prop_B2_gradient_flow():

@@ -74,16 +74,15 @@ def _solve_sdp(P: MinNormFactorization, out) -> str:
     from lowranklab.solvers.convex import min_trace_psd
 
     res = min_trace_psd(P.operator(), P.b)
-    if res.X is None or res.factor is None:
-        raise ValueError(f"--solver sdp: the convex solver returned no solution ({res.status})")
-    data = {"X": res.X, "U": res.factor, "value": np.array(res.value),
-            "status": np.array(res.status), "model": np.array("sdp"),
-            "wall_time": np.array(res.solve_time)}
+    value, status, dual = res.info["value"], res.info["status"], res.info["multipliers"]
+    data = {"X": res.X, "U": res.factors[0], "value": np.array(value),
+            "status": np.array(status), "model": np.array("sdp"),
+            "wall_time": np.array(res.wall_time)}
     lmin = None
-    if res.dual is not None:  # no dual (solver failure): the keys are absent, never NaN
-        lmin = float(np.linalg.eigvalsh(np.eye(P.d) - P.adjoint(res.dual)).min())
-        data.update(dual=res.dual, lambda_min=np.array(lmin))
+    if dual is not None:  # no dual (solver failure): the keys are absent, never NaN
+        lmin = float(np.linalg.eigvalsh(np.eye(P.d) - P.adjoint(dual)).min())
+        data.update(dual=dual, lambda_min=np.array(lmin))
     write_npz(out, data)
     lmin_text = "n/a" if lmin is None else f"{lmin:.3e}"
-    return (f"{res.status}: tr(X) = {res.value:.10g}, rank {int(np.sum(res.info['eigenvalues'] > 1e-6 * max(res.info['eigenvalues'][0], 1e-300)))}, "  # noqa: E501
-            f"λ_min(I − A*(λ)) = {lmin_text} ({res.solve_time:.2f} s)")
+    return (f"{status}: tr(X) = {value:.10g}, rank {int(np.sum(res.info['eigenvalues'] > 1e-6 * max(res.info['eigenvalues'][0], 1e-300)))}, "  # noqa: E501
+            f"λ_min(I − A*(λ)) = {lmin_text} ({res.wall_time:.2f} s)")

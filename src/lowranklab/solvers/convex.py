@@ -4,7 +4,8 @@
                                                              s.t. A(UUᵀ) = b; eftekhari2021 (SDP))
     min_nuclear_norm:  min ‖X‖_*  s.t. A(X) = b
 
-Constraints are vectorised (`A @ vec(X) == b` for dense sensing, `X[rows, cols] == b` for
+Both return the one `Result` (X dense, info["value"] the optimum, info["multipliers"] the dual
+λ). Constraints are vectorised (`A @ vec(X) == b` for dense sensing, `X[rows, cols] == b` for
 completion). Clarabel is the default solver with tight tolerances; SCS is an option. The dual
 vector λ is returned with the sign of the Lagrangian tr(X) − λᵀ(A(X) − b), so that for the SDP
 the dual certificate reads I − A*(λ) ⪰ 0 and tr(X) = bᵀλ at optimality (eftekhari2021 eq. (4)).
@@ -14,30 +15,34 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from lowranklab.operators import DenseSensing, EntrySampling, Identity, MeasurementOperator
+from lowranklab.solvers.result import Result, StopCode, Trace
 
 LARGE_D = 150
 
 
-@dataclass
-class ConvexResult:
-    X: np.ndarray
-    factor: np.ndarray  # U with U Uᵀ = X (PSD) or U diag(√σ) for the nuclear norm (X ≈ U Vᵀ)
-    value: float  # optimal objective value
-    dual: np.ndarray | None  # λ ∈ R^m
-    status: str
-    solver: str
-    solve_time: float
-    info: dict[str, Any] = field(default_factory=dict)
+OPTIMAL = ("optimal", "optimal_inaccurate")
 
-    @property
-    def optimal(self) -> bool:
-        return self.status in ("optimal", "optimal_inaccurate")
+
+def _result(problem, status: str, X: np.ndarray, U: np.ndarray, dual, solver: str,
+            elapsed: float, info: dict) -> Result:
+    """The solver's answer as the one `Result`: X (dense), factors (U,), theta = vec(U),
+    stop `converged` for an optimal (or optimal_inaccurate) status and `max_iter` for a
+    solver limit reached with an iterate; info["value"] is the optimal objective value and
+    info["multipliers"] the dual λ (as sdp-bm names it), info["status"] cvxpy's status."""
+    stats = getattr(problem, "solver_stats", None)
+    iters = int(getattr(stats, "num_iters", None) or 0)
+    value = float(problem.value)
+    trace = Trace()
+    trace.append({"iter": iters, "value": value})
+    return Result(theta=U.ravel().copy(), X=X, iterations=iters, trace=trace,
+                  stop=StopCode.CONVERGED if status in OPTIMAL else StopCode.MAX_ITER,
+                  counts={}, wall_time=elapsed, message=f"{solver.upper()}: {status}",
+                  info={"value": value, "multipliers": dual, "status": status,
+                        "solver": solver.upper(), **info}, factors=(U,))
 
 
 def _cvxpy():
@@ -83,8 +88,9 @@ def _check(op: MeasurementOperator, b: np.ndarray, eps: float) -> np.ndarray:
 
 
 def min_trace_psd(op: MeasurementOperator, b: np.ndarray, *, solver: str = "CLARABEL",
-                  eps: float = 1e-8) -> ConvexResult:
-    """min tr(X) s.t. A(X) = b, X ⪰ 0; the factor is U = V diag(√λ₊) from X's eigenpairs."""
+                  eps: float = 1e-8) -> Result:
+    """min tr(X) s.t. A(X) = b, X ⪰ 0; the factor is U = V diag(√λ₊) from X's eigenpairs
+    (`Result.factors[0]`), info["eigenvalues"] those of X, decreasing."""
     cp = _cvxpy()
     b = _check(op, b, eps)
     d1, d2 = op.shape_in
@@ -104,14 +110,13 @@ def min_trace_psd(op: MeasurementOperator, b: np.ndarray, *, solver: str = "CLAR
     U = Q * np.sqrt(np.clip(lam, 0.0, None))
     # cvxpy's dual for `expr == b` belongs to the Lagrangian term +νᵀ(A(X) − b): λ = −ν.
     dual = None if con.dual_value is None else -np.asarray(con.dual_value, dtype=float).ravel()
-    return ConvexResult(X=Xv, factor=U, value=float(prob.value), dual=dual, status=status,
-                        solver=solver.upper(), solve_time=elapsed,
-                        info={"eigenvalues": lam})
+    return _result(prob, status, Xv, U, dual, solver, elapsed, {"eigenvalues": lam})
 
 
 def min_nuclear_norm(op: MeasurementOperator, b: np.ndarray, *, solver: str = "CLARABEL",
-                     eps: float = 1e-8) -> ConvexResult:
-    """min ‖X‖_* s.t. A(X) = b (general, not necessarily symmetric X)."""
+                     eps: float = 1e-8) -> Result:
+    """min ‖X‖_* s.t. A(X) = b (general, not necessarily symmetric X); the factor is
+    P diag(√σ) from X = P diag(σ) Qᵀ, info["singular_values"] σ."""
     cp = _cvxpy()
     b = _check(op, b, eps)
     X = cp.Variable(op.shape_in)
@@ -124,6 +129,5 @@ def min_nuclear_norm(op: MeasurementOperator, b: np.ndarray, *, solver: str = "C
         raise RuntimeError(f"solver {solver} returned status {status!r} with no solution")
     P, s, _ = np.linalg.svd(X.value, full_matrices=False)
     dual = None if con.dual_value is None else -np.asarray(con.dual_value, dtype=float).ravel()
-    return ConvexResult(X=np.asarray(X.value), factor=P * np.sqrt(s), value=float(prob.value),
-                        dual=dual, status=status, solver=solver.upper(), solve_time=elapsed,
-                        info={"singular_values": s})
+    return _result(prob, status, np.asarray(X.value), P * np.sqrt(s), dual, solver, elapsed,
+                   {"singular_values": s})

@@ -18,9 +18,9 @@ def reference_optimum(P: MinNormFactorization, p: int, rng: np.random.Generator)
 
         res = min_trace_psd(P.operator(), P.b)
         ev = res.info["eigenvalues"]
-        return {"value": float(res.value), "X": res.X, "factor": res.factor[:, :p],
+        return {"value": float(res.info["value"]), "X": res.X, "factor": res.factors[0][:, :p],
                 "rank": int(np.sum(ev > 1e-6 * max(ev[0], 1e-300))), "method": "sdp-clarabel",
-                "status": res.status}
+                "status": res.info["status"]}
     except ImportError:
         U0 = rng.standard_normal((P.d, p))
         U0 *= 3.0 / np.linalg.norm(U0)

@@ -71,7 +71,7 @@ def run(cfg: Fig1Config, ctx: Context) -> dict[str, pd.DataFrame]:
     try:
         from lowranklab.solvers.convex import min_trace_psd
 
-        sdp_value, method = float(min_trace_psd(P.operator(), P.b).value), "sdp-clarabel"
+        sdp_value, method = float(min_trace_psd(P.operator(), P.b).info["value"]), "sdp-clarabel"
     except ImportError:
         pass
     traces, finals = [], []

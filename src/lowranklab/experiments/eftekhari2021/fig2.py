@@ -68,7 +68,7 @@ def run(cfg: Fig2Config, ctx: Context) -> dict[str, pd.DataFrame]:
             ctx.log("cvxpy missing: SDP recovery of X♯ not checked")
             break
         res = min_trace_psd(P.operator(), P.b)
-        sdp_err, sdp_value = float(np.linalg.norm(res.X - Xs)), float(res.value)
+        sdp_err, sdp_value = float(np.linalg.norm(res.X - Xs)), float(res.info["value"])
         ctx.log(f"draw {tries}: SDP error {sdp_err:.2e}")
         if sdp_err < cfg.sdp_tol:
             break

@@ -67,7 +67,7 @@ def run(cfg: CounterConfig, ctx: Context) -> dict[str, pd.DataFrame]:
 
                 op, b = ce.loss.mask_operator()
                 res = min_trace_psd(op, b, eps=1e-12)
-                row.update(cvx_trace=res.value, cvx_dist_norm=relerr(res.X, ce.M_norm))
+                row.update(cvx_trace=res.info["value"], cvx_dist_norm=relerr(res.X, ce.M_norm))
             except ImportError:
                 ctx.log("cvxpy missing: skipping the SDP baseline")
         base.append(row)
