@@ -150,7 +150,7 @@ class MeritField:
             W = IM + hg * (r @ P.Amat).reshape(d, d) - IM @ N - N @ IM
             D = W @ U
         self.lam = lam
-        value = float(np.vdot(U, U))
+        value = float(theta.dot(theta))  # ‖U‖²_F (ndarray.dot: no Python-level wrapper)
         return Evaluation(value, value, D.ravel(), None, None)  # X: formed once, at the end
 
 
