@@ -42,6 +42,7 @@ import numpy as np
 from lowranklab.atomic import write_text
 from lowranklab.models import BalancedFactor
 from lowranklab.models.fixed_rank import manifold_for
+from lowranklab.models.init import initial_point
 from lowranklab.objective import Objective
 from lowranklab.problems import completion_problem
 from lowranklab.problems.ez2021 import example_instance, rank_k_init
@@ -49,7 +50,7 @@ from lowranklab.problems.loss import LeastSquares
 from lowranklab.problems.min_norm_instances import random_instance
 from lowranklab.solvers import gradient_descent
 from lowranklab.solvers.merit import PAPER_GAMMA, PAPER_STEP, algorithm1
-from lowranklab.solvers.riemannian import initial_point, riemannian_gradient_descent
+from lowranklab.solvers.riemannian import riemannian_gradient_descent
 from lowranklab.solvers.sensing_gd import sensing_gd
 
 TARGET = 1.1

@@ -10,12 +10,12 @@ import pytest
 
 from lowranklab.models import BalancedFactor, SymmetricFactor
 from lowranklab.models.fixed_rank import manifold_for
-from lowranklab.models.init import initialize
+from lowranklab.models.init import initial_point, initialize
 from lowranklab.objective import Objective
 from lowranklab.problems import completion_problem, sensing_problem
 from lowranklab.solvers import StopCode, gradient_descent
 from lowranklab.solvers.noisy import noisy_gradient_descent, perturbed_gradient_descent
-from lowranklab.solvers.riemannian import initial_point, riemannian_gradient_descent
+from lowranklab.solvers.riemannian import riemannian_gradient_descent
 
 torch = pytest.importorskip("torch")
 

@@ -18,11 +18,12 @@ from lowranklab.models.fixed_rank import (
     _reorthonormalize,
     metric_projection,
 )
+from lowranklab.models.init import initial_point
 from lowranklab.operators import gaussian
 from lowranklab.problems import LeastSquares, completion_problem
 from lowranklab.problems.distance import MatrixDistance
 from lowranklab.solvers import StopCode
-from lowranklab.solvers.riemannian import initial_point, riemannian_gradient_descent
+from lowranklab.solvers.riemannian import riemannian_gradient_descent
 
 MANIFOLDS = [FixedRank(5, 7, 2), FixedRank(6, 6, 3), FixedRank(6, 5, 2), FixedRankPSD(6, 2),
              FixedRankPSD(8, 3)]

@@ -172,7 +172,7 @@ def test_rgd_solves_sensing(rng):
     symmetric Gaussian measurements (varying step, exact line search along the gradient)."""
     P = sensing_problem(15, 2, 300, rng)
     man = FixedRankPSD(15, 2)
-    from lowranklab.solvers.riemannian import initial_point
+    from lowranklab.models.init import initial_point
 
     x0 = initial_point(man, "spectral", rng, op=P.op, b=P.b)
     res = riemannian_gradient_descent(P.loss(), man, x0, line_search="exact", max_iter=300,

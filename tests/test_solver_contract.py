@@ -12,7 +12,7 @@ import pytest
 from lowranklab.models import BalancedFactor, SymmetricFactor
 from lowranklab.models.deep import balanced_symmetric_init
 from lowranklab.models.fixed_rank import manifold_for
-from lowranklab.models.init import gaussian_factor
+from lowranklab.models.init import gaussian_factor, initial_point
 from lowranklab.objective import Objective
 from lowranklab.problems import completion_problem, sensing_problem
 from lowranklab.problems.ez2021 import example_instance
@@ -24,7 +24,7 @@ from lowranklab.solvers.greedy import descend, glrl, r1mp
 from lowranklab.solvers.merit import algorithm1, feasibility_gd, merit_bfgs, merit_euler
 from lowranklab.solvers.noisy import noisy_gradient_descent, perturbed_gradient_descent
 from lowranklab.solvers.restart import restart_gd
-from lowranklab.solvers.riemannian import initial_point, riemannian_gradient_descent
+from lowranklab.solvers.riemannian import riemannian_gradient_descent
 from lowranklab.solvers.sdp_bm import sdp_bm
 from lowranklab.solvers.sensing_gd import sensing_gd, sensing_objective
 from lowranklab.solvers.step import default_step

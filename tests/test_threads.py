@@ -9,10 +9,11 @@ from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from lowranklab.models import BalancedFactor, SymmetricFactor
 from lowranklab.models.fixed_rank import manifold_for
+from lowranklab.models.init import initial_point
 from lowranklab.objective import Objective
 from lowranklab.problems import completion_problem, sensing_problem
 from lowranklab.solvers import gradient_descent
-from lowranklab.solvers.riemannian import initial_point, riemannian_gradient_descent
+from lowranklab.solvers.riemannian import riemannian_gradient_descent
 from lowranklab.threads import ENV, blas_limit, policy
 
 if not ThreadpoolController().select(user_api="blas").lib_controllers:

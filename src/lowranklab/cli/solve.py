@@ -194,7 +194,8 @@ def solve_problem(problem, rank: int, *, step_rule: str = "fixed", init: str = "
     the constant rule it uses the exact step along the gradient (line_search="exact"): the
     constant 1/p step for completion is unstable near the sampling threshold."""
     from lowranklab.models.fixed_rank import manifold_for
-    from lowranklab.solvers.riemannian import initial_point, riemannian_gradient_descent
+    from lowranklab.models.init import initial_point
+    from lowranklab.solvers.riemannian import riemannian_gradient_descent
 
     if step is None and line_search == "constant":
         line_search = "exact"

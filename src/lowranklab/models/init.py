@@ -1,4 +1,5 @@
-"""Initializations of the factors: small Gaussian, exact rank k, scaled identity, spectral."""
+"""Initializations of the factors (small Gaussian, exact rank k, scaled identity, spectral) and
+of a point on the fixed-rank manifold (`initial_point`)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh, svds
 
-from lowranklab.lowrank import Matrix
+from lowranklab.lowrank import LowRank, Matrix
 from lowranklab.models.balanced import BalancedFactor
 from lowranklab.models.base import Parametrization
+from lowranklab.models.fixed_rank import FixedRank, FixedRankPoint
 from lowranklab.models.symmetric import SymmetricFactor
 from lowranklab.operators.base import MeasurementOperator
 
@@ -113,6 +115,39 @@ def initialize(
         pad = [np.hstack([F, np.zeros((F.shape[0], p - F.shape[1]))]) for F in (L, R)]
         return model.pack(pad[0]) if sym else model.pack(*pad)
     raise ValueError(f"init must be one of small, rank, identity, spectral; got {kind!r}")
+
+
+def initial_point(
+    manifold: FixedRank,
+    kind: str,
+    rng: np.random.Generator,
+    *,
+    norm: float = 1e-3,
+    op=None,
+    b: np.ndarray | None = None,
+) -> FixedRankPoint:
+    """x₀ on the manifold: "spectral" (best rank-r approximation of A*(b), rescaled by the
+    least-squares fit; PSD part for the PSD manifold), "small"/"random" (a Gaussian A Bᵀ with
+    ‖Z₀‖_F = norm), "identity" (norm · I_r in the leading block)."""
+    if kind == "spectral":
+        if op is None or b is None:
+            raise ValueError("spectral initialization needs the operator and measurements")
+        L, R = spectral_matrix(op, b, manifold.r, symmetric=manifold.symmetric)
+        x = manifold.from_lowrank(LowRank(L, R))
+        if x.sigma_r <= 0:
+            raise ValueError("spectral initialization has rank < r; use --init small")
+        return x
+    if kind in ("small", "random"):
+        if not (np.isfinite(norm) and norm > 0):
+            raise ValueError(f"init norm must be a finite number > 0, got {norm}")
+        x = manifold.random_point(rng)
+        return manifold.point(x.U, x.S * (norm / np.linalg.norm(x.S)), x.V)
+    if kind == "identity":
+        E = np.eye(manifold.m, manifold.r)
+        F = np.eye(manifold.n, manifold.r)
+        return manifold.point(E, np.full(manifold.r, float(norm)), F)
+    raise ValueError(f"init for the fixed-rank model must be spectral, small, random or "
+                     f"identity; got {kind!r}")
 
 
 def _randomized_svd(M: Matrix, k: int, q: int, *, symmetric: bool):

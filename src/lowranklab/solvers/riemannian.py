@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
-from lowranklab.lowrank import LowRank, Matrix
+from lowranklab.lowrank import Matrix
 from lowranklab.models.fixed_rank import FixedRank, FixedRankPoint
 from lowranklab.problems.loss import Loss
 from lowranklab.solvers import monitors as mon
@@ -120,38 +118,3 @@ def riemannian_gradient_descent(
                     "direction": direction})
     res.info["left_manifold"] = res.stop.value == "rank_drop"
     return res
-
-
-def initial_point(
-    manifold: FixedRank,
-    kind: str,
-    rng: np.random.Generator,
-    *,
-    norm: float = 1e-3,
-    op=None,
-    b: np.ndarray | None = None,
-) -> FixedRankPoint:
-    """x₀ on the manifold: "spectral" (best rank-r approximation of A*(b), rescaled by the
-    least-squares fit; PSD part for the PSD manifold), "small"/"random" (a Gaussian A Bᵀ with
-    ‖Z₀‖_F = norm), "identity" (norm · I_r in the leading block)."""
-    from lowranklab.models.init import spectral_matrix
-
-    if kind == "spectral":
-        if op is None or b is None:
-            raise ValueError("spectral initialization needs the operator and measurements")
-        L, R = spectral_matrix(op, b, manifold.r, symmetric=manifold.symmetric)
-        x = manifold.from_lowrank(LowRank(L, R))
-        if x.sigma_r <= 0:
-            raise ValueError("spectral initialization has rank < r; use --init small")
-        return x
-    if kind in ("small", "random"):
-        if not (np.isfinite(norm) and norm > 0):
-            raise ValueError(f"init norm must be a finite number > 0, got {norm}")
-        x = manifold.random_point(rng)
-        return manifold.point(x.U, x.S * (norm / np.linalg.norm(x.S)), x.V)
-    if kind == "identity":
-        E = np.eye(manifold.m, manifold.r)
-        F = np.eye(manifold.n, manifold.r)
-        return manifold.point(E, np.full(manifold.r, float(norm)), F)
-    raise ValueError(f"init for the fixed-rank model must be spectral, small, random or "
-                     f"identity; got {kind!r}")

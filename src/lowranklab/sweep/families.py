@@ -180,7 +180,8 @@ def run_completion(p: CompletionParams, seed: int) -> tuple[dict[str, Any], pd.D
         X = res.X
     else:
         from lowranklab.models.fixed_rank import manifold_for
-        from lowranklab.solvers.riemannian import initial_point, riemannian_gradient_descent
+        from lowranklab.models.init import initial_point
+        from lowranklab.solvers.riemannian import riemannian_gradient_descent
 
         man = manifold_for(P.shape, p.r, symmetric=False)
         x0 = initial_point(man, p.init, rng, norm=p.init_norm, op=P.op, b=P.b)
