@@ -42,10 +42,10 @@ import numpy as np
 from lowranklab.atomic import write_text
 from lowranklab.models import BalancedFactor
 from lowranklab.models.fixed_rank import manifold_for
-from lowranklab.models.init import initial_point
+from lowranklab.models.init import initial_point, rank_k_init
 from lowranklab.objective import Objective
 from lowranklab.problems import completion_problem
-from lowranklab.problems.ez2021 import example_instance, rank_k_init
+from lowranklab.problems.ez2021 import example_instance
 from lowranklab.problems.loss import LeastSquares
 from lowranklab.problems.min_norm_instances import random_instance
 from lowranklab.solvers import gradient_descent

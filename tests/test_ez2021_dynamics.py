@@ -10,13 +10,13 @@ from helpers import rel_err
 
 from lowranklab.flows.sensing import gradient_flow
 from lowranklab.lowrank import as_dense
+from lowranklab.models.init import rank_k_init
 from lowranklab.objective import Objective
 from lowranklab.problems.ez2021 import (
     MACHINE_EPS,
     example_instance,
     numerical_rank,
     planted_factor,
-    rank_k_init,
 )
 from lowranklab.problems.ez2021_theory import (
     capture_conditions,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from helpers import rel_err
 
+from lowranklab.models.init import rank_k_init
 from lowranklab.operators import symmetric_gaussian
 from lowranklab.operators.dense import DenseSensing
 from lowranklab.problems.ez2021 import (
@@ -16,7 +17,6 @@ from lowranklab.problems.ez2021 import (
     example_instance,
     numerical_rank,
     planted_factor,
-    rank_k_init,
 )
 from lowranklab.problems.ez2021_theory import (
     generic_jacobian_rank,

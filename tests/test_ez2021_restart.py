@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lowranklab.problems.ez2021 import example_instance, rank_k_init
+from lowranklab.models.init import rank_k_init
+from lowranklab.problems.ez2021 import example_instance
 from lowranklab.solvers import StopCode
 from lowranklab.solvers.restart import restart_gd, window_ratio
 from lowranklab.solvers.sensing_gd import sensing_gd

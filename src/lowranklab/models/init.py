@@ -37,6 +37,17 @@ def rank_k_factor(
     return U * (norm / np.linalg.norm(U))
 
 
+def rank_k_init(shape: tuple[int, int], k: int, rho: float, rng: np.random.Generator, *,
+                on_sphere: bool = True) -> np.ndarray:
+    """A generic rank-k U₀ (Gaussian product G₁G₂) with ‖U₀‖_F = ρ (on_sphere) or, with
+    on_sphere=False, uniformly inside ball(ρ) = {‖U‖_F ≤ ρ} in radius law ρ·u^{1/(dp)}
+    (ez2021 Algorithm 1 "a rank-r₀ matrix inside ball(ρ₀)"; spec G16)."""
+    if on_sphere:
+        return rank_k_factor(shape, k, rho, rng)
+    radius = rho * rng.uniform() ** (1.0 / (shape[0] * shape[1]))
+    return rank_k_factor(shape, k, max(radius, np.finfo(float).tiny), rng)
+
+
 def scaled_identity(shape: tuple[int, int], u0: float) -> np.ndarray:
     """u0 · I (the leading min(n, p) diagonal)."""
     _check_norm(u0)

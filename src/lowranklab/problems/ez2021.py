@@ -167,19 +167,6 @@ def planted_factor(X: np.ndarray, p: int, *, tol: float | None = None) -> np.nda
     return np.hstack([U, np.zeros((X.shape[0], p - U.shape[1]))])
 
 
-def rank_k_init(shape: tuple[int, int], k: int, rho: float, rng: np.random.Generator, *,
-                on_sphere: bool = True) -> np.ndarray:
-    """A generic rank-k U₀ (Gaussian product G₁G₂) with ‖U₀‖_F = ρ (on_sphere) or, with
-    on_sphere=False, uniformly inside ball(ρ) = {‖U‖_F ≤ ρ} in radius law ρ·u^{1/(dp)}
-    (ez2021 Algorithm 1 "a rank-r₀ matrix inside ball(ρ₀)"; spec G16)."""
-    from lowranklab.models.init import rank_k_factor
-
-    if on_sphere:
-        return rank_k_factor(shape, k, rho, rng)
-    radius = rho * rng.uniform() ** (1.0 / (shape[0] * shape[1]))
-    return rank_k_factor(shape, k, max(radius, np.finfo(float).tiny), rng)
-
-
 def numerical_rank(U: np.ndarray, tol: float | None = None) -> int:
     """#{σ_i(U) > tol·σ₁(U)}; tol defaults to max(d, p)·eps (MATLAB `rank`)."""
     s = np.linalg.svd(np.asarray(U, dtype=float), compute_uv=False)

@@ -29,7 +29,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from lowranklab.backend import require_numpy
-from lowranklab.problems.ez2021 import MACHINE_EPS, SymmetricSensing, rank_k_init
+from lowranklab.models.init import rank_k_init
+from lowranklab.problems.ez2021 import MACHINE_EPS, SymmetricSensing
 from lowranklab.solvers import monitors as mon
 from lowranklab.solvers.result import Result
 from lowranklab.solvers.sensing_gd import sensing_gd

@@ -24,7 +24,8 @@ from lowranklab.experiments.ez2021._common import (
     band_plot,
     finals,
 )
-from lowranklab.problems.ez2021 import MACHINE_EPS, example_instance, rank_k_init
+from lowranklab.models.init import rank_k_init
+from lowranklab.problems.ez2021 import MACHINE_EPS, example_instance
 from lowranklab.solvers.result import StopCode
 from lowranklab.solvers.sensing_gd import eta_rule, sensing_gd
 

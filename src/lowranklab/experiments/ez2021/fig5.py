@@ -16,7 +16,8 @@ from pydantic import Field
 from lowranklab.experiments.base import Claim, Context, Experiment, ExperimentConfig, register
 from lowranklab.experiments.ez2021 import CITATION, PAPER
 from lowranklab.experiments.ez2021._common import TEST_LABEL, TRAIN_LABEL
-from lowranklab.problems.ez2021 import MACHINE_EPS, example_instance, rank_k_init
+from lowranklab.models.init import rank_k_init
+from lowranklab.problems.ez2021 import MACHINE_EPS, example_instance
 from lowranklab.solvers.restart import restart_gd
 from lowranklab.solvers.sensing_gd import sensing_gd
 
