@@ -329,3 +329,25 @@ def test_cli_solve_lbfgs_completes_a_matrix(tmp_path):
     r = runner.invoke(app, ["solve", str(tmp_path / "p.npz"), "--solver", "lbfgs", "--rank",
                             "2", "--backend", "torch", "--out", str(tmp_path / "t.npz")])
     assert r.exit_code == 2 and "error:" in r.output
+
+
+def test_trace_gathers_rows_into_aligned_columns():
+    """Rows with the same keys take the C-level gather; a key order change, a missing or an
+    extra key, and rows appended after a read all give aligned float columns (NaN where a
+    row lacks the column)."""
+    from lowranklab.solvers.result import Trace
+
+    t = Trace()
+    for k in range(3):
+        t.append({"iter": k, "value": np.float32(0.5 * k)})
+    assert t.columns == {"iter": [0.0, 1.0, 2.0], "value": [0.0, 0.5, 1.0]}
+    t.append({"value": 9.0, "iter": 3})  # same keys, another order
+    t.append({"iter": 4, "extra": 1})  # "value" missing, a new column
+    t.append({"iter": 5, "value": 7.0})
+    assert t["iter"].tolist() == [0, 1, 2, 3, 4, 5]
+    np.testing.assert_array_equal(t["value"], [0.0, 0.5, 1.0, 9.0, np.nan, 7.0])
+    np.testing.assert_array_equal(t["extra"], [np.nan] * 4 + [1.0, np.nan])
+    assert all(isinstance(v, float) for v in t.columns["iter"])
+    empty = Trace()
+    empty.append({})
+    assert empty.columns == {} and len(empty) == 0

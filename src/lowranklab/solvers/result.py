@@ -40,7 +40,7 @@ class Trace:
             # KeyError and takes the general path below)
             keys = tuple(rows[0])
             n = len(keys)
-            if all(len(r) == n for r in rows):
+            if n and all(len(r) == n for r in rows):
                 get = itemgetter(*keys) if n > 1 else (lambda r: (r[keys[0]],))
                 with contextlib.suppress(KeyError):
                     columns = list(zip(*map(get, rows), strict=True))
