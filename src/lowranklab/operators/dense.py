@@ -68,9 +68,8 @@ class DenseSensing(MeasurementOperator):
         entries of A*(y) are (yᵀM)/w = Σ_i y_i A_i[i, j] (exact: w is a power of two). Half
         the flops of the (m, d²) products, and the forward and the adjoint read the same
         (m, N) matrix: half the memory of keeping a transposed copy for the adjoint (at the
-        ez2021 size, d = 30, m = 240, the forward and adjoint pair took 22.9 µs against
-        24.3 µs with the copy, minimum of 200 rounds in one process; a whole GD (3) run
-        differs by less than this machine's run-to-run noise). Built on the first
+        ez2021 size a GD (3) step takes the same time either way, within the development
+        machine's noise). Built on the first
         symmetric use (ez2021's GD (3) and the sdp-bm augmented Lagrangian run on it);
         returns (M, 1/w, flat, flat_t) with flat (flat_t) the row-major positions of x_ij
         (x_ji)."""

@@ -378,8 +378,8 @@ def r1mp(loss: Loss, r_max: int, *, dense_eig_max: int = DENSE_EIG_MAX,
             an = np.linalg.lstsq(Hn, -bn, rcond=None)[0]
             Xn = LowRank(U * an, U)
             f = loss.value(Xn)
-            Ucols.append(u)  # the atom is in: the state below is W_r
-            r, H, b, a, X = r + 1, Hn, bn, an, Xn
+            # the atom is in, all at once (a Ctrl-C leaves W_{r-1} or W_r, never half of one)
+            r, H, b, a, X, Ucols = r + 1, Hn, bn, an, Xn, [*Ucols, u]
             fs.append(f)
             coefs.append(a.copy())
             trace.append({"iter": r, "rank": r, "f": f, "lam1": float(lam[0])})
