@@ -48,10 +48,6 @@ def _sym_times(G: Matrix, Z: np.ndarray) -> np.ndarray:
     return 0.5 * (G @ Z + G.T @ Z)
 
 
-def _times(G: np.ndarray, Z: np.ndarray) -> np.ndarray:
-    return G @ Z
-
-
 def top_eigenpairs(G: Matrix, k: int = 2, *, dense_max: int = DENSE_EIG_MAX,
                    tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
     """The k largest eigenpairs (decreasing) of −sym(G): dense `eigh` for d ≤ dense_max,
@@ -104,8 +100,6 @@ class Phase:
         return {"r": self.r, "lam1": self.lam1, "lam2": self.lam2,
                 "iterations": self.iterations, "t_start": self.t_start, "t_end": self.t_end,
                 "f": self.f, "grad_norm": self.grad_norm, "stop": self.stop}
-
-
 
 
 def _check_positive(name: str, v: float | None, allow_none: bool = True) -> None:
