@@ -149,8 +149,7 @@ def initial_point(
             raise ValueError("spectral initialization has rank < r; use --init small")
         return x
     if kind in ("small", "random"):
-        if not (np.isfinite(norm) and norm > 0):
-            raise ValueError(f"init norm must be a finite number > 0, got {norm}")
+        _check_norm(norm)
         x = manifold.random_point(rng)
         return manifold.point(x.U, x.S * (norm / np.linalg.norm(x.S)), x.V)
     if kind == "identity":

@@ -99,8 +99,7 @@ class DenseSensing(MeasurementOperator):
             self.counts["forward"] += 1
             D = X.dense()
             if X.L is X.R and self.exactly_symmetric:
-                M, _, flat, _ = self._half or self._half_coordinates()
-                return M @ D.ravel()[flat]
+                return self.forward_sym_half(D)
             return self.A @ D.ravel()
         return super().forward(X)
 

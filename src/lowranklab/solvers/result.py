@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -34,19 +33,12 @@ class Trace:
     @property
     def columns(self) -> dict[str, list[float]]:
         rows = self._pending
-        if rows and (not self._columns or self._columns.keys() == rows[0].keys()):
-            # the usual case, every row with the same columns: the rows' values transposed in
-            # C (one itemgetter per row; a row of the same length with another key raises
-            # KeyError and takes the general path below)
-            keys = tuple(rows[0])
-            n = len(keys)
-            if n and all(len(r) == n for r in rows):
-                get = itemgetter(*keys) if n > 1 else (lambda r: (r[keys[0]],))
-                with contextlib.suppress(KeyError):
-                    columns = list(zip(*map(get, rows), strict=True))
-                    for k, col in zip(keys, columns, strict=True):
-                        self._columns.setdefault(k, []).extend(map(float, col))
-                    self._pending = []
+        if rows and all(r.keys() == rows[0].keys() for r in rows) and (
+                not self._columns or self._columns.keys() == rows[0].keys()):
+            # the usual case, every row with the same columns: one C-level pass per column
+            for k in rows[0]:
+                self._columns.setdefault(k, []).extend(map(float, map(itemgetter(k), rows)))
+            self._pending = []
         if self._pending:
             n = len(next(iter(self._columns.values()))) if self._columns else 0
             for row in self._pending:
