@@ -71,14 +71,17 @@ class DenseSensing(MeasurementOperator):
         ez2021 size a GD (3) step takes the same time either way, within the development
         machine's noise). Built on the first
         symmetric use (ez2021's GD (3) and the sdp-bm augmented Lagrangian run on it);
-        returns (M, 1/w, flat, flat_t) with flat (flat_t) the row-major positions of x_ij
-        (x_ji)."""
+        returns (M, 1/w, flat, half_of) with flat the row-major positions of the x_ij and
+        half_of the (d, d) map from each entry (i, j) to its coordinate (min, max), so the
+        symmetric matrix of half coordinates s is s[half_of] (one gather)."""
         if self._half is None:
             d = self.shape_in[0]
             iu, ju = np.triu_indices(d)
             w = np.where(iu == ju, 1.0, 2.0).astype(self.A.dtype)
             M = np.ascontiguousarray(self.A.reshape(self.m, d, d)[:, iu, ju] * w)
-            self._half = (M, (1.0 / w).astype(self.A.dtype), iu * d + ju, ju * d + iu)
+            half_of = np.empty((d, d), dtype=np.intp)
+            half_of[iu, ju] = half_of[ju, iu] = np.arange(iu.size)
+            self._half = (M, (1.0 / w).astype(self.A.dtype), iu * d + ju, half_of)
         return self._half
 
     def _forward_dense(self, X: np.ndarray) -> np.ndarray:
@@ -112,13 +115,10 @@ class DenseSensing(MeasurementOperator):
         self.counts["adjoint"] += 1
         y = self.check_y(y)
         if type(y) is np.ndarray and self.exactly_symmetric:
-            M, inv_w, flat, flat_t = self._half or self._half_coordinates()
+            M, inv_w, _, half_of = self._half or self._half_coordinates()
             s = y @ M
             s *= inv_w
-            S = np.empty(self.shape_in[0] * self.shape_in[1], dtype=s.dtype)
-            S[flat] = s
-            S[flat_t] = s
-            return S.reshape(self.shape_in)
+            return s.take(half_of)
         return (y @ self._data("A", y)).reshape(self.shape_in)
 
     def _compute_norm(self) -> float:

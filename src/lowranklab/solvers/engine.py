@@ -451,24 +451,26 @@ def run(
     last_report = t0
 
     last_row = [-1]
+    append_row = trace.append
 
-    def record(force: bool = False, call: bool = True) -> None:
-        st = None
-        if force or ctx.force_record or ctx.k <= dense_until or ctx.k % record_every == 0:
-            st = ctx.state()
-            row = {"iter": st.iteration, "value": st.evaluation.value,
-                   "grad_norm": st.grad_norm, "time": st.elapsed, "step": st.step}
+    def record(due: bool, call: bool = True) -> None:
+        """Write the trace row of the current iterate when `due` (a record step), then ask
+        the callbacks (`call`) whether to stop."""
+        st = ctx.state() if due or (call and callbacks) else None
+        if due:
+            e = st.evaluation
+            row = {"iter": st.iteration, "value": e.value, "grad_norm": st.grad_norm,
+                   "time": st.elapsed, "step": st.step}
             for m in monitors:
                 row.update(m(st))
-            row.update(ctx.extra)
+            if ctx.extra:
+                row.update(ctx.extra)
             if st.iteration != last_row[0]:
-                trace.append(row)
+                append_row(row)
                 last_row[0] = st.iteration
             ctx.force_record = False
-        if call and callbacks:
-            st = ctx.state() if st is None else st
-            if any(cb(st) for cb in callbacks):
-                ctx.finish = (StopCode.INTERRUPTED, "stopped by callback")
+        if call and callbacks and any(cb(st) for cb in callbacks):
+            ctx.finish = (StopCode.INTERRUPTED, "stopped by callback")
 
     max_iter, gtol, ftol, xtol = stop.max_iter, stop.gtol, stop.ftol, stop.xtol
     budget, blowup = stop.time_budget, stop.blowup
@@ -508,8 +510,9 @@ def run(
             if budget is not None and time.perf_counter() - t0 > budget:
                 code, message = StopCode.BUDGET, stop_message("budget", stop)
                 break
-            if callbacks or ctx.force_record or k <= dense_until or k % record_every == 0:
-                record()
+            due = ctx.force_record or k <= dense_until or k % record_every == 0
+            if due or callbacks:
+                record(due)
                 if ctx.finish:
                     code, message = ctx.finish
                     break
@@ -543,7 +546,7 @@ def run(
     if ctrl_c.fired:
         code, message = StopCode.INTERRUPTED, INTERRUPTED
     ctx.k = k
-    record(force=True, call=False)
+    record(True, call=False)
     counts = {"grad_evals": ctx.n_evals}
     if op is not None:
         counts.update({key: v - counts0.get(key, 0) for key, v in op.counts.items()})

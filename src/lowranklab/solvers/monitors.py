@@ -65,7 +65,7 @@ def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
     if lr_truth:  # the truth's Gram matrices and orthonormal parts, kept
         distance = DistanceTo(truth)
 
-    buf: list = []  # X − X♮ for a dense truth, reused across the records
+    buf: list = []  # X − X♮ for a dense truth and its flat view, reused across the records
 
     def monitor(s: State) -> dict[str, float]:
         X = s.evaluation.X
@@ -74,9 +74,10 @@ def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
             if dense_truth:  # NumPy factors against a dense truth
                 Xd = X.dense()
                 if not buf or buf[0].dtype != Xd.dtype:
-                    buf[:] = [np.empty(truth.shape, dtype=np.result_type(Xd, truth))]
-                D = np.subtract(Xd, truth, out=buf[0]).reshape(-1)
-                d2 = float(D.dot(D))
+                    B = np.empty(truth.shape, dtype=np.result_type(Xd, truth))
+                    buf[:] = [B, B.reshape(-1)]
+                np.subtract(Xd, truth, out=buf[0])
+                d2 = float(buf[1].dot(buf[1]))
             elif lr_truth:
                 d2 = distance(X)
         if d2 is None:
