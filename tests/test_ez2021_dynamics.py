@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from helpers import rel_err
 
+from lowranklab.experiments.ez2021.fig123 import eta_rule
 from lowranklab.flows.sensing import gradient_flow
 from lowranklab.lowrank import as_dense
 from lowranklab.models.init import rank_k_init
@@ -29,7 +30,7 @@ from lowranklab.problems.ez2021_theory import (
     rip_alpha,
 )
 from lowranklab.solvers import StopCode, gradient_descent
-from lowranklab.solvers.sensing_gd import eta_rule, sensing_gd, sensing_objective
+from lowranklab.solvers.sensing_gd import sensing_gd, sensing_objective
 
 
 def _eta(inst, rho=1.0):

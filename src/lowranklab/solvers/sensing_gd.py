@@ -97,11 +97,3 @@ def sensing_gd(
                     final_test_error=last.get("test_error", float("nan")))
     return res
 
-
-def eta_rule(rho: float, *, base: float = 1e-4, c: float = 5e-4) -> float:
-    """η(ρ) = min(10⁻⁴, 5·10⁻⁴/ρ²) (spec §2.2, proposed): the paper's 10⁻⁴ for ‖U₀‖_F ≤ 1,
-    the paper's Fig.-5 value 5·10⁻⁶ at ρ = 10, and 5·10⁻¹⁰ at ρ = 10³, where the paper's 10⁻⁴
-    overflows within a few iterations (ez2021 Fig. 3; erratum §7.7)."""
-    if not (np.isfinite(rho) and rho > 0):
-        raise ValueError(f"rho must be a finite number > 0, got {rho}")
-    return float(min(base, c / rho**2))

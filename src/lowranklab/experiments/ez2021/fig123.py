@@ -12,6 +12,8 @@ Step η(ρ) = min(10⁻⁴, 5·10⁻⁴/ρ²): the paper's 10⁻⁴ overflows at
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 from pydantic import Field
 
@@ -27,7 +29,7 @@ from lowranklab.experiments.ez2021._common import (
 from lowranklab.models.init import rank_k_init
 from lowranklab.problems.ez2021 import MACHINE_EPS, example_instance
 from lowranklab.solvers.result import StopCode
-from lowranklab.solvers.sensing_gd import eta_rule, sensing_gd
+from lowranklab.solvers.sensing_gd import sensing_gd
 
 PAPER_ETA = 1e-4
 
@@ -58,6 +60,15 @@ class Fig2Config(InitRankConfig):
 
 class Fig3Config(InitRankConfig):
     init_norm: float = Field(1e3, gt=0)
+
+
+def eta_rule(rho: float, *, base: float = 1e-4, c: float = 5e-4) -> float:
+    """η(ρ) = min(10⁻⁴, 5·10⁻⁴/ρ²) (spec §2.2, proposed): the paper's 10⁻⁴ for ‖U₀‖_F ≤ 1,
+    the paper's Fig.-5 value 5·10⁻⁶ at ρ = 10, and 5·10⁻¹⁰ at ρ = 10³, where the paper's 10⁻⁴
+    overflows within a few iterations (ez2021 Fig. 3; erratum §7.7)."""
+    if not (math.isfinite(rho) and rho > 0):
+        raise ValueError(f"rho must be a finite number > 0, got {rho}")
+    return float(min(base, c / rho**2))
 
 
 def step_of(cfg: InitRankConfig) -> float:
