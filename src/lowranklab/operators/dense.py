@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from lowranklab.backend import float_dtype, is_torch
@@ -36,7 +38,6 @@ class DenseSensing(MeasurementOperator):
         self.A = np.ascontiguousarray(A, dtype=float_dtype(A, dtype))
         self.shape_in = (d1, d2)
         self.m = A.shape[0]
-        self._exact_symmetric: bool | None = None
         self._half = None
 
     @property
@@ -52,15 +53,13 @@ class DenseSensing(MeasurementOperator):
         T = self.A.reshape(self.m, d1, d2)
         return bool(np.allclose(T, T.transpose(0, 2, 1)))
 
-    @property
+    @cached_property
     def exactly_symmetric(self) -> bool:
-        """Every A_i equal to its transpose bit for bit (checked once; A is not to be modified
-        after construction): then the half-coordinate products are exact."""
-        if self._exact_symmetric is None:
-            d1, d2 = self.shape_in
-            T = self.A.reshape(self.m, d1, d2)
-            self._exact_symmetric = d1 == d2 and bool(np.array_equal(T, T.transpose(0, 2, 1)))
-        return self._exact_symmetric
+        """Every A_i equal to its transpose bit for bit (checked once, then an attribute; A is
+        not to be modified after construction): then the half-coordinate products are exact."""
+        d1, d2 = self.shape_in
+        T = self.A.reshape(self.m, d1, d2)
+        return d1 == d2 and bool(np.array_equal(T, T.transpose(0, 2, 1)))
 
     def _half_coordinates(self):
         """A on symmetric matrices in the N = d(d+1)/2 upper-triangle coordinates x_ij (i ≤ j):

@@ -450,7 +450,7 @@ def run(
     best = np.inf
     last_report = t0
 
-    last_row = [-1]
+    last_row = [-1]  # the iteration of the last trace row
     append_row = trace.append
 
     def record(due: bool, call: bool = True) -> None:
@@ -458,16 +458,14 @@ def run(
         the callbacks (`call`) whether to stop."""
         st = ctx.state() if due or (call and callbacks) else None
         if due:
-            e = st.evaluation
-            row = {"iter": st.iteration, "value": e.value, "grad_norm": st.grad_norm,
+            row = {"iter": st.iteration, "value": ctx.e.value, "grad_norm": st.grad_norm,
                    "time": st.elapsed, "step": st.step}
             for m in monitors:
                 row.update(m(st))
             if ctx.extra:
                 row.update(ctx.extra)
-            if st.iteration != last_row[0]:
-                append_row(row)
-                last_row[0] = st.iteration
+            append_row(row)
+            last_row[0] = st.iteration
             ctx.force_record = False
         if call and callbacks and any(cb(st) for cb in callbacks):
             ctx.finish = (StopCode.INTERRUPTED, "stopped by callback")
@@ -476,18 +474,18 @@ def run(
     budget, blowup = stop.time_budget, stop.blowup
     take_step, finite = rule.step, space.finite
     with catch_interrupt() as ctrl_c:
-        for k in range(max_iter + 1):
+        # ctx.finish is set by a hook (ctx.stop), a callback (checked after `record`) or, before
+        # the loop, by a rule that found no direction at x0 (then the loop does not run)
+        for k in range(max_iter + 1 if ctx.finish is None else 0):
             ctx.k = k
-            if ctx.finish:
-                code, message = ctx.finish
-                break
-            for hook in hooks:
-                hook(ctx)
+            if hooks:
+                for hook in hooks:
+                    hook(ctx)
+                    if ctx.finish:
+                        break
                 if ctx.finish:
+                    code, message = ctx.finish
                     break
-            if ctx.finish:
-                code, message = ctx.finish
-                break
             e = ctx.e
             if tol is not None and train_error(e) <= tol:
                 code, message = StopCode.CONVERGED, stop_message("tol", stop, tol=tol)
@@ -546,7 +544,8 @@ def run(
     if ctrl_c.fired:
         code, message = StopCode.INTERRUPTED, INTERRUPTED
     ctx.k = k
-    record(True, call=False)
+    if last_row[0] != k:  # the last iterate, unless the loop recorded it before it stopped
+        record(True, call=False)
     counts = {"grad_evals": ctx.n_evals}
     if op is not None:
         counts.update({key: v - counts0.get(key, 0) for key, v in op.counts.items()})

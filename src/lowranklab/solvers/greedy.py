@@ -19,7 +19,6 @@ observation) or d ≤ `dense_eig_max` (the eigenproblem is then solved by `eigh`
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 import warnings
@@ -138,7 +137,7 @@ class Clock:
 def shifted(callbacks: Sequence[mon.Callback], base: int) -> list[mon.Callback]:
     """The callbacks of a greedy outer loop for one inner solve: each sees the iteration
     counted over all phases so far (base + the phase's own iteration)."""
-    return [lambda st, c=c: c(dataclasses.replace(st, iteration=base + st.iteration))
+    return [lambda st, c=c: c(st._replace(iteration=base + st.iteration))
             for c in callbacks]
 
 

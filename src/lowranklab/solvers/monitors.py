@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -18,9 +17,9 @@ from lowranklab.objective import Evaluation
 from lowranklab.problems.loss import LeastSquares
 
 
-@dataclass(slots=True)
-class State:
-    """The solver state a monitor or callback sees (on record steps)."""
+class State(NamedTuple):
+    """The solver state a monitor or callback sees (on record steps); a NamedTuple, like
+    `Evaluation` (cheap to build: the engine makes one per trace row)."""
 
     iteration: int
     theta: np.ndarray | None  # the flat parameters (None in the engine's internal tests)
@@ -67,26 +66,26 @@ def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
 
     buf: list = []  # X − X♮ for a dense truth and its flat view, reused across the records
 
+    rel = relative and nt > 0
+
     def monitor(s: State) -> dict[str, float]:
         X = s.evaluation.X
-        d2 = None
-        if isinstance(X, LowRank) and type(X.L) is np.ndarray:
-            if dense_truth:  # NumPy factors against a dense truth
-                Xd = X.dense()
-                if not buf or buf[0].dtype != Xd.dtype:
-                    B = np.empty(truth.shape, dtype=np.result_type(Xd, truth))
-                    buf[:] = [B, B.reshape(-1)]
-                np.subtract(Xd, truth, out=buf[0])
-                d2 = float(buf[1].dot(buf[1]))
-            elif lr_truth:
-                d2 = distance(X)
-        if d2 is None:
+        numpy_factors = isinstance(X, LowRank) and type(X.L) is np.ndarray
+        if numpy_factors and dense_truth:  # X formed once (cached), X − X♮ into the buffer
+            Xd = X.dense()
+            if not buf or buf[0].dtype != Xd.dtype:
+                B = np.empty(truth.shape, dtype=np.result_type(Xd, truth))
+                buf[:] = [B, B.reshape(-1)]
+            np.subtract(Xd, truth, out=buf[0])
+            d2 = float(buf[1].dot(buf[1]))
+        elif numpy_factors and lr_truth:
+            d2 = distance(X)
+        else:
             d2 = max(fro_dist_sq(X, like(X)), 0.0)
         dist = math.sqrt(d2)
-        out = {"test_error": d2, "dist": dist}
-        if relative and nt > 0:
-            out["rel_error"] = dist / nt
-        return out
+        if rel:
+            return {"test_error": d2, "dist": dist, "rel_error": dist / nt}
+        return {"test_error": d2, "dist": dist}
 
     return monitor
 

@@ -45,7 +45,6 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 
@@ -201,7 +200,7 @@ def sdp_bm(problem: MinNormFactorization, *, C: np.ndarray | None = None,
                 row(kk, st.evaluation.X, st.grad_norm)
             if not callbacks:
                 return False
-            st = replace(st, iteration=kk)
+            st = st._replace(iteration=kk)
             return any(cb(st) for cb in callbacks)
         return [recorder]
 
