@@ -81,7 +81,7 @@ def old_sensing_loop(inst, U0, eta, iters):
     Mt = np.ascontiguousarray(upper.T)
     flat, flat_t = iu * d + ju, ju * d + iu
     F = U0
-    rows = []
+    rows, test = [], float("nan")
     for k in range(iters):
         X = F @ F.T
         res = M @ X.ravel()[flat] - inst.b
