@@ -355,7 +355,8 @@ class Context:
         self.force_record = self.force_record or record
 
     def stop(self, code: StopCode, message: str) -> None:
-        """End the run at the current iterate with this stop code (e.g. PGD's stopping rule)."""
+        """End the run at the current iterate with this stop code (a hook's, e.g. PGD's
+        stopping rule; a rule that cannot step raises `StopRun` instead)."""
         self.finish = (code, message)
 
     def state(self) -> mon.State:

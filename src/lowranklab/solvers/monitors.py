@@ -64,7 +64,7 @@ def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
     if lr_truth:  # the truth's Gram matrices and orthonormal parts, kept
         distance = DistanceTo(truth)
 
-    buf: list = []  # X − X♮ for a dense truth and its flat view, reused across the records
+    buf: list = []  # [X's dtype, X − X♮, its flat view] for a dense truth, reused
 
     rel = relative and nt > 0
 
@@ -73,11 +73,11 @@ def test_error(truth: Matrix, *, relative: bool = True) -> Monitor:
         numpy_factors = isinstance(X, LowRank) and type(X.L) is np.ndarray
         if numpy_factors and dense_truth:  # X formed once (cached), X − X♮ into the buffer
             Xd = X.dense()
-            if not buf or buf[0].dtype != Xd.dtype:
+            if not buf or buf[0] != Xd.dtype:  # (the buffer's own dtype may be wider)
                 B = np.empty(truth.shape, dtype=np.result_type(Xd, truth))
-                buf[:] = [B, B.reshape(-1)]
-            np.subtract(Xd, truth, out=buf[0])
-            d2 = float(buf[1].dot(buf[1]))
+                buf[:] = [Xd.dtype, B, B.reshape(-1)]
+            np.subtract(Xd, truth, out=buf[1])
+            d2 = float(buf[2].dot(buf[2]))
         elif numpy_factors and lr_truth:
             d2 = distance(X)
         else:
