@@ -309,6 +309,8 @@ def test_symmetric_half_coordinates_match_full_operator(rng):
     assert rel_err(op.forward_lr(U, U), inst.residual(U) + inst.b) <= 1e-13
     y = rng.standard_normal(30)
     assert rel_err(op.adjoint(y), (y @ op.A).reshape(7, 7)) <= 1e-13
+    G = op.adjoint(y)
+    assert np.array_equal(G, G.T)  # bit for bit: Objective pulls it by 2GU (symmetric_gradient)
     assert op._half_coordinates()[0].shape == (30, 28)  # N = d(d+1)/2: half the work of d²
     from lowranklab.operators.dense import DenseSensing
 
